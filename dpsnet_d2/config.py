@@ -1,0 +1,64 @@
+"""DPSNet config nodes. ``add_dpsnet_config`` adds to a config; D2's global defaults stay as they are."""
+from detectron2.config import CfgNode as CN
+
+
+def add_dpsnet_config(cfg):
+    """
+    Add the config nodes of DPSNet to ``cfg`` (a ``get_cfg()`` copy), in place.
+
+    Only new keys are added; no existing default is changed.
+    """
+    # ---------------------------------------------------------------------------------------- #
+    # Data
+    # ---------------------------------------------------------------------------------------- #
+    # Which dataset mapper the trainer builds for training: "dpsnet" (images, boxes and
+    # density targets built after augmentation) or "d2" (Detectron2's DatasetMapper, boxes only).
+    cfg.INPUT.DATASET_MAPPER_NAME = "d2"
+
+    # ---------------------------------------------------------------------------------------- #
+    # Bidirectional pyramid fusion neck (on top of a ResNet-FPN backbone)
+    # ---------------------------------------------------------------------------------------- #
+    cfg.MODEL.BIPYRAMID = CN()
+    # False: the neck passes the FPN levels through unchanged (the "plain FPN" ablation); the
+    # counting view then reads the FPN level at COUNT_STRIDE.
+    cfg.MODEL.BIPYRAMID.FUSION_ON = True
+    # Normalization of the fusion convolutions: "" (none), "GN", "BN", "SyncBN", "FrozenBN".
+    cfg.MODEL.BIPYRAMID.NORM = ""
+    # Stride of the fused map that feeds the counting view (published: P3, stride 8).
+    cfg.MODEL.BIPYRAMID.COUNT_STRIDE = 8
+
+    # ---------------------------------------------------------------------------------------- #
+    # Counting view: density head
+    # ---------------------------------------------------------------------------------------- #
+    cfg.MODEL.DENSITY_HEAD = CN()
+    # False: no counting view, DPSNet is a plain Faster R-CNN through the same code.
+    cfg.MODEL.DENSITY_HEAD.ENABLED = True
+    # Name of the head in DENSITY_HEAD_REGISTRY.
+    cfg.MODEL.DENSITY_HEAD.NAME = "StandardDensityHead"
+    # Name of the backbone feature the head reads ("count" is the neck's fused stride-8 map).
+    cfg.MODEL.DENSITY_HEAD.IN_FEATURE = "count"
+    # How classes map to density channels: "agnostic" (C = 1, published default),
+    # "supercategory" (C = number of super-categories of the training metadata) or
+    # "category" (C = MODEL.ROI_HEADS.NUM_CLASSES).
+    cfg.MODEL.DENSITY_HEAD.CHANNEL_MODE = "agnostic"
+    # Channels of the head's hidden 3x3 convolution.
+    cfg.MODEL.DENSITY_HEAD.CONV_DIM = 256
+    # Normalization after the hidden convolution: "" (none), "GN", "BN", "SyncBN".
+    cfg.MODEL.DENSITY_HEAD.NORM = "GN"
+    # Weight of loss_density in the total loss.
+    cfg.MODEL.DENSITY_HEAD.LOSS_WEIGHT = 1.0
+    # Learning-rate multiplier of the density head's parameters (published: much smaller than
+    # the rest of the network).
+    cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER = 0.1
+    # Ground-truth density maps are multiplied by this constant before the L2 loss (each object
+    # then integrates to TARGET_SCALE in the target; predicted counts are divided by it again).
+    cfg.MODEL.DENSITY_HEAD.TARGET_SCALE = 100.0
+    # Smallest Gaussian sigma, in density-map pixels (sigma = max(SIGMA_MIN, min(w, h)/2 * 5/12)).
+    cfg.MODEL.DENSITY_HEAD.SIGMA_MIN = 1.0
+
+    # ---------------------------------------------------------------------------------------- #
+    # Evaluation
+    # ---------------------------------------------------------------------------------------- #
+    # Score threshold of the RPC evaluator's "fixed" mode (the deployable number); the "sweep"
+    # mode (official protocol, an oracle per level) is reported beside it.
+    cfg.TEST.RPC_SCORE_THRESH = 0.5

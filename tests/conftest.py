@@ -1,0 +1,105 @@
+"""Shared fixtures: tiny generated data and a tiny CPU config, so tests run in seconds."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+torch.set_num_threads(2)
+
+
+def write_tiny_coco(root, num_images=4, size=64, num_classes=3, seed=0):
+    """
+    Write a tiny COCO detection set: ``size``x``size`` images of coloured rectangles.
+
+    Returns (json_path, image_root).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    image_root = os.path.join(root, "images")
+    os.makedirs(image_root, exist_ok=True)
+    colors = [(220, 40, 40), (40, 200, 40), (40, 60, 220), (200, 200, 40)]
+    images, annotations = [], []
+    for image_id in range(1, num_images + 1):
+        img = np.full((size, size, 3), 235, np.uint8)
+        for _ in range(rng.integers(1, 4)):
+            w, h = (int(v) for v in rng.integers(size // 6, size // 2, size=2))
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+            c = int(rng.integers(0, num_classes))
+            img[y : y + h, x : x + w] = colors[c]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": c + 1,
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
+        name = f"{image_id:04d}.jpg"
+        cv2.imwrite(os.path.join(image_root, name), img[:, :, ::-1])
+        images.append({"id": image_id, "file_name": name, "width": size, "height": size})
+    categories = [{"id": i + 1, "name": f"class_{i}"} for i in range(num_classes)]
+    json_path = os.path.join(root, "instances.json")
+    with open(json_path, "w") as f:
+        json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
+    return json_path, image_root
+
+
+@pytest.fixture(scope="session")
+def tiny_coco(tmp_path_factory):
+    """A registered tiny COCO set; yields its dataset name."""
+    from detectron2.data import DatasetCatalog
+    from detectron2.data.datasets import register_coco_instances
+
+    name = "dpsnet_test_tiny_coco"
+    json_path, image_root = write_tiny_coco(str(tmp_path_factory.mktemp("tiny_coco")))
+    if name not in DatasetCatalog.list():
+        register_coco_instances(name, {}, json_path, image_root)
+    return name
+
+
+@pytest.fixture
+def tiny_rcnn_opts():
+    """A function (dataset_name, output_dir, num_classes=3) -> config overrides (a list)."""
+    return _tiny_rcnn_opts
+
+
+def _tiny_rcnn_opts(dataset_name, output_dir, num_classes=3):
+    """Config overrides for a tiny R-18-FPN trained from scratch at 64 px on CPU."""
+    return [
+        "MODEL.DEVICE", "cpu",
+        "MODEL.WEIGHTS", "",
+        "MODEL.RESNETS.DEPTH", "18",
+        "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
+        "MODEL.RESNETS.NORM", "BN",
+        "MODEL.RESNETS.STRIDE_IN_1X1", "False",
+        "MODEL.BACKBONE.FREEZE_AT", "0",
+        "MODEL.FPN.OUT_CHANNELS", "32",
+        "MODEL.ROI_HEADS.NUM_CLASSES", str(num_classes),
+        "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "32",
+        "MODEL.ROI_BOX_HEAD.FC_DIM", "64",
+        "MODEL.RPN.PRE_NMS_TOPK_TRAIN", "200",
+        "MODEL.RPN.POST_NMS_TOPK_TRAIN", "50",
+        "MODEL.RPN.PRE_NMS_TOPK_TEST", "200",
+        "MODEL.RPN.POST_NMS_TOPK_TEST", "50",
+        "INPUT.MIN_SIZE_TRAIN", "(64,)",
+        "INPUT.MAX_SIZE_TRAIN", "64",
+        "INPUT.MIN_SIZE_TEST", "64",
+        "INPUT.MAX_SIZE_TEST", "64",
+        "DATASETS.TRAIN", f"('{dataset_name}',)",
+        "DATASETS.TEST", f"('{dataset_name}',)",
+        "DATALOADER.NUM_WORKERS", "0",
+        "SOLVER.IMS_PER_BATCH", "2",
+        "SOLVER.BASE_LR", "0.001",
+        "SOLVER.WARMUP_ITERS", "0",
+        "SOLVER.MAX_ITER", "2",
+        "SOLVER.CHECKPOINT_PERIOD", "1000",
+        "TEST.EVAL_PERIOD", "0",
+        "SEED", "0",
+        "OUTPUT_DIR", str(output_dir),
+    ]

@@ -1,0 +1,57 @@
+#!/usr/bin/env python
+"""
+Train or evaluate a DPSNet model with Detectron2.
+
+    python tools/train_net.py --config-file configs/Synthetic/dpsnet_R_18_cpu.yaml
+    python tools/train_net.py --config-file configs/RPC/dpsnet_R_101_FPN.yaml --num-gpus 8
+    python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
+    python tools/train_net.py --config-file CFG --resume          # continue in OUTPUT_DIR
+
+Trailing ``KEY VALUE`` pairs override the config (Detectron2's ``opts``).
+"""
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import get_cfg
+from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.evaluation import verify_results
+
+from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+
+
+def setup(args):
+    """Build the frozen config from defaults, DPSNet nodes, the config file and overrides."""
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = DPSNetTrainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        res = DPSNetTrainer.test(cfg, model)
+        verify_results(cfg, res)
+        return res
+
+    trainer = DPSNetTrainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    print("Command Line Args:", args)
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
