@@ -8,7 +8,8 @@ Time loading an RPC-size annotation file: a generated file of the size of RPC's 
 
 Prints one line: the file, the median time of ``json.load`` alone (as is, and with Python's cyclic
 garbage collector paused, as ``load_rpc_json`` does), of ``load_rpc_json`` (parse, checks, dataset
-dicts) and of ``load_rpc_categories`` (what the category metadata costs), and the machine. The file is written to a temporary folder and removed.
+dicts) and of ``load_rpc_categories`` (what the category metadata costs), and the machine. The
+file is written to a temporary folder and removed.
 """
 import argparse
 import gc
@@ -84,7 +85,8 @@ def machine():
         with open("/proc/cpuinfo") as f:
             models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
         cpu = models[0] if models else cpu
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    python = platform.python_version()
+    return f"{cpu}, {os.cpu_count()} cores, Python {python}, numpy {np.__version__}"
 
 
 def median_time(fn, runs):

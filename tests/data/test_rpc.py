@@ -163,7 +163,8 @@ def test_load_rpc_categories_matches_full_load(tmp_path, tiny_rpc_split, layout)
     assert load_rpc_categories(str(path)) == EXPECTED_CATEGORY_META
     dicts = load_rpc_json(str(path), tmp_path, dataset_name="tiny_rpc_layout")
     assert len(dicts) == 3
-    assert MetadataCatalog.get("tiny_rpc_layout").thing_classes == EXPECTED_CATEGORY_META["thing_classes"]
+    classes = MetadataCatalog.get("tiny_rpc_layout").thing_classes
+    assert classes == EXPECTED_CATEGORY_META["thing_classes"]
 
 
 def test_box_tolerance(tmp_path, tiny_rpc_split):
@@ -353,7 +354,8 @@ def test_register_all_rpc(tmp_path, tiny_rpc_root):
     os.symlink(tiny_rpc_root, tmp_path / "retail_product_checkout")
     names = register_all_rpc(str(tmp_path))
     assert names[:3] == ["rpc_2019_train", "rpc_2019_val", "rpc_2019_test"]
-    assert MetadataCatalog.get("synth_rpc_test").thing_classes == EXPECTED_CATEGORY_META["thing_classes"]
+    classes = MetadataCatalog.get("synth_rpc_test").thing_classes
+    assert classes == EXPECTED_CATEGORY_META["thing_classes"]
     assert [d["level"] for d in DatasetCatalog.get("synth_rpc_val")] == ["easy", "medium", "hard"]
     assert register_synthetic_rpc(str(tmp_path / "synthetic_rpc"))[0] == "synth_rpc_train"
 

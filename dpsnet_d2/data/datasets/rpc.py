@@ -3,9 +3,9 @@ Registration of RPC-format datasets (Retail Product Checkout 2019, METHOD.md §1
 
 ::
 
-    register_rpc("datasets/retail_product_checkout")    # rpc_2019_train, rpc_2019_val, rpc_2019_test
-    MetadataCatalog.get("rpc_2019_val").thing_classes    # the 200 names: reads only `categories`
-    dicts = DatasetCatalog.get("rpc_2019_val")           # reads and checks the whole JSON
+    register_rpc("datasets/retail_product_checkout")  # rpc_2019_{train,val,test}: reads nothing
+    MetadataCatalog.get("rpc_2019_val").thing_classes  # the 200 names: reads only `categories`
+    dicts = DatasetCatalog.get("rpc_2019_val")         # reads and checks the whole JSON
 
 Registration reads no file. The category metadata (``thing_classes``,
 ``thing_dataset_id_to_contiguous_id``, ``supercategories``, ``thing_class_to_supercategory``) is

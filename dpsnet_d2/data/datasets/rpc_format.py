@@ -10,23 +10,30 @@ An ``instances_*.json`` file holds three lists (METHOD.md §1):
 * ``categories``: ``id, name, supercategory``.
 
 Bad input raises :class:`RPCFormatError` naming the file, the record and the fault. Checks run on
-whole columns at once (``set(map(type, column))`` and numpy); a failed check then looks for the
-first bad record. Per-record Python work is only building the output dicts.
+whole columns at once (see rpc_records.py); per-record Python work is only building the output
+dicts.
 """
-import contextlib
-import gc
 import itertools
-import json
 import logging
 import mmap
 import os
 import reprlib
 import time
-from operator import itemgetter
 
 import numpy as np
 from detectron2.data import MetadataCatalog
 from detectron2.structures import BoxMode
+
+from .rpc_records import (
+    INT,
+    STR,
+    RPCFormatError,
+    Section,
+    find_list,
+    float_array,
+    gc_paused,
+    read_json,
+)
 
 __all__ = [
     "BOX_TOLERANCE",
@@ -50,161 +57,6 @@ RPC_LEVELS = ("easy", "medium", "hard")
 # How far (pixels) a box may reach past the image border before it is an error (rounding).
 BOX_TOLERANCE = 1.0
 
-_INT = frozenset({int})
-_NUMBER = frozenset({int, float})
-_STR = frozenset({str})
-_LIST = frozenset({list})
-_DICT = frozenset({dict})
-
-
-class RPCFormatError(ValueError):
-    """
-    A malformed RPC annotation file. ``str(err)`` is ``"<json_file>: <record>: <reason>"``, e.g.
-    ``"instances_val2019.json: annotations[17] (id=123): bbox has non-positive width 0.0"``.
-    """
-
-    def __init__(self, json_file, record, reason):
-        self.json_file, self.record, self.reason = str(json_file), record, reason
-        super().__init__(f"{json_file}: {record}: {reason}")
-
-    def __reduce__(self):
-        return type(self), (self.json_file, self.record, self.reason)
-
-
-class _Section:
-    """
-    The records of one top-level list of an RPC file ("images", "annotations" or "categories"),
-    checked column by column. Every failed check raises :class:`RPCFormatError` for the first bad
-    record, named as ``"<section>[<index>] (id=<id>)"``.
-    """
-
-    def __init__(self, json_file, data, name):
-        self.json_file, self.name = json_file, name
-        if name not in data:
-            raise RPCFormatError(json_file, "top level", f"missing key {name!r}")
-        self.records = data[name]
-        if type(self.records) is not list:
-            self.fail_top(f"{name!r} must be a list, got {_show(self.records)}")
-        self._check_types(self.records, _DICT, "an object")
-
-    def __len__(self):
-        return len(self.records)
-
-    def fail_top(self, reason):
-        """Raise RPCFormatError for the section as a whole."""
-        raise RPCFormatError(self.json_file, "top level", reason)
-
-    def fail(self, index, reason):
-        """Raise RPCFormatError for record ``index`` of this section."""
-        record = self.records[index]
-        ident = record.get("id") if type(record) is dict else None
-        where = f"{self.name}[{index}]"
-        if type(ident) in (int, str):
-            where += f" (id={reprlib.repr(ident)})"
-        raise RPCFormatError(self.json_file, where, reason)
-
-    def _check_types(self, values, types, what, rows=None, key=None):
-        if set(map(type, values)) <= types:
-            return
-        j = next(j for j, v in enumerate(values) if type(v) not in types)
-        prefix = "record" if key is None else repr(key)
-        self.fail(j if rows is None else rows[j], f"{prefix} must be {what}, got {_show(values[j])}")
-
-    def rows_with(self, key):
-        """Indices of the records that have ``key``."""
-        return [i for i, record in enumerate(self.records) if key in record]
-
-    def column(self, key, types, what, rows=None):
-        """
-        The values of ``key``, each of a type in ``types`` (``what`` names them for errors).
-        ``rows`` (indices of records known to have the key) selects records; default all, and
-        then the key is required.
-        """
-        if rows is None:
-            try:
-                values = list(map(itemgetter(key), self.records))
-            except KeyError:
-                self.fail(next(i for i, r in enumerate(self.records) if key not in r),
-                          f"missing key {key!r}")
-        else:
-            values = [self.records[i][key] for i in rows]
-        self._check_types(values, types, what, rows, key)
-        return values
-
-    def unique(self, values, key):
-        """Check that no two records share a value of ``key``."""
-        if len(set(values)) == len(values):
-            return
-        seen = {}
-        for i, value in enumerate(values):
-            if value in seen:
-                self.fail(i, f"duplicate {key} {reprlib.repr(value)} "
-                             f"(also {self.name}[{seen[value]}])")
-            seen[value] = i
-
-    def numbers(self, key, length, rows=None):
-        """
-        ``key`` holds a list of ``length`` finite numbers in each record.
-
-        Returns: float64 array, R x ``length`` (R: the records, or ``len(rows)``).
-        """
-        values = self.column(key, _LIST, f"a list of {length} numbers", rows)
-        where = range(len(values)) if rows is None else rows
-        if set(map(len, values)) - {length}:
-            j = next(j for j, v in enumerate(values) if len(v) != length)
-            self.fail(where[j], f"{key!r} must have {length} numbers, got {_show(values[j])}")
-        flat = list(itertools.chain.from_iterable(values))
-        if set(map(type, flat)) - _NUMBER:
-            j = next(j for j, v in enumerate(values) if set(map(type, v)) - _NUMBER)
-            self.fail(where[j], f"{key!r} must hold numbers, got {_show(values[j])}")
-        try:
-            array = np.array(flat, dtype=np.float64).reshape(len(values), length)
-        except OverflowError:
-            array = np.array([[_as_float(v) for v in value] for value in values])
-        finite = np.isfinite(array).all(axis=1)
-        if not finite.all():
-            j = int(np.flatnonzero(~finite)[0])
-            self.fail(where[j], f"{key!r} must hold finite numbers, got {_show(values[j])}")
-        return array
-
-    def check(self, ok, reason):
-        """Fail at the first record where ``ok`` (bool array, R) is False; ``reason(j)``: message."""
-        if not ok.all():
-            j = int(np.flatnonzero(~ok)[0])
-            self.fail(j, reason(j))
-
-
-def _as_float(value):
-    """A JSON number as float, inf when it is too large for a float."""
-    try:
-        return float(value)
-    except OverflowError:
-        return float("inf")
-
-
-def _show(value):
-    """A short description of a JSON value for error messages."""
-    return f"{type(value).__name__} {reprlib.repr(value)}"
-
-
-def _read_json(json_file):
-    """Parse ``json_file``; any failure is an RPCFormatError naming the file."""
-    try:
-        with open(json_file, "rb") as f:
-            data = json.loads(f.read())
-    except OSError as e:
-        raise RPCFormatError(json_file, "file", f"cannot be read ({e.strerror or e})") from e
-    except json.JSONDecodeError as e:
-        where = f"line {e.lineno} column {e.colno}"
-        raise RPCFormatError(json_file, where, f"invalid JSON ({e.msg})") from e
-    except UnicodeDecodeError as e:
-        raise RPCFormatError(json_file, f"byte {e.start}", "invalid JSON (not UTF-8 text)") from e
-    except (ValueError, RecursionError) as e:
-        raise RPCFormatError(json_file, "file", f"invalid JSON ({e})") from e
-    if type(data) is not dict:
-        raise RPCFormatError(json_file, "top level", f"must be a JSON object, got {_show(data)}")
-    return data
-
 
 def _category_metadata(json_file, data):
     """
@@ -213,14 +65,14 @@ def _category_metadata(json_file, data):
     Contiguous ids follow the RPC ids in increasing order. Super-categories are those present,
     in the order of RPC_SUPERCATEGORIES, then any others sorted by name.
     """
-    section = _Section(json_file, data, "categories")
+    section = Section(json_file, data, "categories")
     if not len(section):
         section.fail_top("'categories' is empty")
-    ids = section.column("id", _INT, "an integer")
+    ids = section.column("id", INT, "an integer")
     section.unique(ids, "id")
-    names = section.column("name", _STR, "a string")
+    names = section.column("name", STR, "a string")
     section.unique(names, "name")
-    supers = section.column("supercategory", _STR, "a string")
+    supers = section.column("supercategory", STR, "a string")
     order = sorted(range(len(ids)), key=ids.__getitem__)
     present = set(supers)
     known = [s for s in RPC_SUPERCATEGORIES if s in present]
@@ -246,39 +98,11 @@ def load_rpc_categories(json_file):
     """
     try:
         with open(json_file, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            categories = _find_list(m, b'"categories"')
+            categories = find_list(m, b'"categories"')
     except (OSError, ValueError):
         categories = None
-    data = {"categories": categories} if categories is not None else _read_json(json_file)
+    data = {"categories": categories} if categories is not None else read_json(json_file)
     return _category_metadata(json_file, data)
-
-
-def _find_list(buffer, key):
-    """
-    The JSON list that follows ``key`` and a colon in ``buffer`` (bytes-like), or None.
-
-    A quoted key can only occur as a key or string value (quotes inside strings are escaped),
-    so a match followed by ``:`` is an object key.
-    """
-    decoder = json.JSONDecoder()
-    pos = buffer.find(key)
-    while pos >= 0:
-        end = pos + len(key)
-        head = bytes(buffer[end : end + 64]).lstrip()
-        if head.startswith(b":") and head[1:].lstrip().startswith(b"["):
-            size = 1 << 20
-            while True:
-                chunk = bytes(buffer[end : end + size]).decode("utf-8", errors="replace")
-                text = chunk.lstrip().removeprefix(":").lstrip()
-                try:
-                    value, _ = decoder.raw_decode(text)
-                    return value
-                except (ValueError, RecursionError):
-                    if end + size >= len(buffer):
-                        return None
-                    size *= 4
-        pos = buffer.find(key, pos + 1)
-    return None
 
 
 def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
@@ -306,8 +130,8 @@ def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
             only some images), a missing image file (with ``check_files``).
     """
     start = time.perf_counter()
-    with _gc_paused():
-        data = _read_json(json_file)
+    with gc_paused():
+        data = read_json(json_file)
         meta = _category_metadata(json_file, data)
         images, image_fields = _load_images(json_file, data, image_root, check_files)
         annotations, image_index = _load_annotations(json_file, data, image_fields, meta)
@@ -323,35 +147,22 @@ def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
     return images
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """
-    Pause Python's cyclic garbage collector. Loading creates millions of acyclic objects, and the
-    collections they trigger scan everything parsed so far again and again (2-3x the load time).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _load_images(json_file, data, image_root, check_files):
     """
     Check the ``images`` section; return (image dicts without annotations, fields), where fields
     holds ``ids`` (list) and ``size`` (float64 array, N x 2: width, height) for the boxes' check.
     """
-    section = _Section(json_file, data, "images")
-    ids = section.column("id", _INT, "an integer")
+    section = Section(json_file, data, "images")
+    ids = section.column("id", INT, "an integer")
     section.unique(ids, "id")
-    file_names = section.column("file_name", _STR, "a string")
+    file_names = section.column("file_name", STR, "a string")
     section.check(np.array(list(map(bool, file_names)), bool), lambda j: "empty 'file_name'")
     columns = {}
     for key in ("width", "height"):
-        values = columns[key] = section.column(key, _INT, "an integer")
-        section.check(_float_array(values) > 0, lambda j: f"{key!r} must be positive, got {values[j]}")
+        values = columns[key] = section.column(key, INT, "an integer")
+        section.check(
+            float_array(values) > 0, lambda j: f"{key!r} must be positive, got {values[j]}"
+        )
     levels = _levels(section)
     root = os.path.abspath(image_root)
     paths = [os.path.join(root, f) for f in file_names]
@@ -367,7 +178,7 @@ def _load_images(json_file, data, image_root, check_files):
     if levels is not None:
         for image, level in zip(images, levels):
             image["level"] = level
-    size = np.stack([_float_array(columns["width"]), _float_array(columns["height"])], axis=1)
+    size = np.stack([float_array(columns["width"]), float_array(columns["height"])], axis=1)
     return images, {"ids": ids, "size": size.reshape(-1, 2)}
 
 
@@ -379,19 +190,11 @@ def _levels(section):
     if len(rows) < len(section):
         missing = next(i for i, row in enumerate(rows + [len(section)]) if i != row)
         section.fail(missing, "missing key 'level' (other images have one)")
-    levels = section.column("level", _STR, "a string")
+    levels = section.column("level", STR, "a string")
     allowed = frozenset(RPC_LEVELS)
     section.check(np.array([level in allowed for level in levels], bool),
                   lambda j: f"'level' must be one of {', '.join(RPC_LEVELS)}, got {levels[j]!r}")
     return levels
-
-
-def _float_array(values):
-    """JSON numbers as a float64 array (inf for integers too large for a float)."""
-    try:
-        return np.array(values, dtype=np.float64)
-    except OverflowError:
-        return np.array([_as_float(v) for v in values], dtype=np.float64)
 
 
 def _load_annotations(json_file, data, image_fields, meta):
@@ -401,9 +204,9 @@ def _load_annotations(json_file, data, image_fields, meta):
     Returns: (annotation dicts sorted by image, offsets): the annotations of image k are
     ``dicts[offsets[k] : offsets[k + 1]]``, in file order.
     """
-    section = _Section(json_file, data, "annotations")
+    section = Section(json_file, data, "annotations")
     num_images = len(image_fields["ids"])
-    ids = section.column("id", _INT, "an integer")
+    ids = section.column("id", INT, "an integer")
     section.unique(ids, "id")
     image_of = _lookup(section, "image_id", dict(zip(image_fields["ids"], range(num_images))),
                        "an image")
@@ -422,7 +225,7 @@ def _load_annotations(json_file, data, image_fields, meta):
     point_rows = section.rows_with("point_xy")
     points = section.numbers("point_xy", 2, point_rows).tolist()
     crowd_rows = section.rows_with("iscrowd")
-    crowd = section.column("iscrowd", _INT, "0 or 1", crowd_rows)
+    crowd = section.column("iscrowd", INT, "0 or 1", crowd_rows)
     if set(crowd) - {0, 1}:
         j = next(j for j, c in enumerate(crowd) if c not in (0, 1))
         section.fail(crowd_rows[j], f"'iscrowd' must be 0 or 1, got {crowd[j]}")
@@ -449,7 +252,7 @@ def _lookup(section, key, table, what):
 
     Returns: int64 array, R (R: records); an id missing from ``table`` is an error.
     """
-    values = section.column(key, _INT, "an integer")
+    values = section.column(key, INT, "an integer")
     index = np.fromiter(map(table.get, values, itertools.repeat(-1)), np.int64, len(values))
     section.check(index >= 0, lambda j: f"{key} {reprlib.repr(values[j])} is not {what} "
                                         "of this file")
