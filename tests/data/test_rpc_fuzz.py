@@ -169,7 +169,8 @@ def test_corrupted_categories_load_or_raise(fuzz_dir, tiny_rpc_split):
             assert str(e).startswith(f"{path}: ")
             return
         num_classes = len(meta["thing_classes"])
-        assert sorted(meta["thing_dataset_id_to_contiguous_id"].values()) == list(range(num_classes))
+        contiguous = sorted(meta["thing_dataset_id_to_contiguous_id"].values())
+        assert contiguous == list(range(num_classes))
         supers = meta["thing_class_to_supercategory"]
         assert len(supers) == num_classes
         assert all(0 <= s < len(meta["supercategories"]) for s in supers)

@@ -95,7 +95,8 @@ def register_rpc_instances(name, json_file, image_root, metadata=None):
         name (str): dataset name, e.g. "rpc_2019_val".
         json_file (str): the RPC-style annotation file (need not exist yet).
         image_root (str): the folder its ``file_name`` entries are relative to.
-        metadata (dict or None): extra metadata fields to set.
+        metadata (dict or None): extra metadata fields to set (they may override
+            ``evaluator_type``).
     """
     json_file, image_root = os.path.abspath(json_file), os.path.abspath(image_root)
     if name in DatasetCatalog.list():
@@ -109,7 +110,8 @@ def register_rpc_instances(name, json_file, image_root, metadata=None):
     old = MetadataCatalog.pop(name, None)
     fields = {} if old is None or isinstance(old, _RPCMetadata) else dict(vars(old))
     meta = MetadataCatalog[name] = _RPCMetadata(**{**fields, "name": name})
-    meta.set(json_file=json_file, image_root=image_root, evaluator_type="rpc", **(metadata or {}))
+    fields = {"json_file": json_file, "image_root": image_root, "evaluator_type": "rpc"}
+    meta.set(**{**fields, **(metadata or {})})
     meta._categories_pending = True
     DatasetCatalog.register(name, functools.partial(load_rpc_json, json_file, image_root, name))
 

@@ -169,8 +169,10 @@ def _load_images(json_file, data, image_root, check_files):
     if check_files:
         logger.info(f"Checking that {len(paths)} image files exist under {root} ...")
         exists = np.array(list(map(os.path.isfile, paths)), bool)
-        section.check(exists, lambda j: f"image file {paths[j]} does not exist "
-                      f"({np.count_nonzero(~exists)} missing in all)")
+        missing = np.count_nonzero(~exists)
+        section.check(
+            exists, lambda j: f"image file {paths[j]} does not exist ({missing} missing in all)"
+        )
     images = [
         {"file_name": p, "height": h, "width": w, "image_id": i}
         for p, h, w, i in zip(paths, columns["height"], columns["width"], ids)
@@ -192,8 +194,10 @@ def _levels(section):
         section.fail(missing, "missing key 'level' (other images have one)")
     levels = section.column("level", STR, "a string")
     allowed = frozenset(RPC_LEVELS)
-    section.check(np.array([level in allowed for level in levels], bool),
-                  lambda j: f"'level' must be one of {', '.join(RPC_LEVELS)}, got {levels[j]!r}")
+    section.check(
+        np.array([level in allowed for level in levels], bool),
+        lambda j: f"'level' must be one of {', '.join(RPC_LEVELS)}, got {levels[j]!r}",
+    )
     return levels
 
 
@@ -208,20 +212,24 @@ def _load_annotations(json_file, data, image_fields, meta):
     num_images = len(image_fields["ids"])
     ids = section.column("id", INT, "an integer")
     section.unique(ids, "id")
-    image_of = _lookup(section, "image_id", dict(zip(image_fields["ids"], range(num_images))),
-                       "an image")
-    contiguous = _lookup(section, "category_id", meta["thing_dataset_id_to_contiguous_id"],
-                         "a category")
+    image_index = dict(zip(image_fields["ids"], range(num_images)))
+    image_of = _lookup(section, "image_id", image_index, "an image")
+    id_map = meta["thing_dataset_id_to_contiguous_id"]
+    contiguous = _lookup(section, "category_id", id_map, "a category")
     boxes = section.numbers("bbox", 4)
     for axis, name in ((2, "width"), (3, "height")):
-        section.check(boxes[:, axis] > 0,
-                      lambda j: f"bbox {boxes[j].tolist()} has non-positive {name}")
-    size = image_fields["size"][image_of] if len(boxes) else np.zeros((0, 2))
+        section.check(
+            boxes[:, axis] > 0, lambda j: f"bbox {boxes[j].tolist()} has non-positive {name}"
+        )
+    size = image_fields["size"][image_of]
     inside = (boxes[:, :2] >= -BOX_TOLERANCE).all(axis=1) & (
         (boxes[:, :2] + boxes[:, 2:]) <= size + BOX_TOLERANCE
     ).all(axis=1)
-    section.check(inside, lambda j: f"bbox {boxes[j].tolist()} lies outside its image "
-                                    f"(width {size[j, 0]:g}, height {size[j, 1]:g})")
+    section.check(
+        inside,
+        lambda j: f"bbox {boxes[j].tolist()} lies outside its image "
+        f"(width {size[j, 0]:g}, height {size[j, 1]:g})",
+    )
     point_rows = section.rows_with("point_xy")
     points = section.numbers("point_xy", 2, point_rows).tolist()
     crowd_rows = section.rows_with("iscrowd")
@@ -254,6 +262,7 @@ def _lookup(section, key, table, what):
     """
     values = section.column(key, INT, "an integer")
     index = np.fromiter(map(table.get, values, itertools.repeat(-1)), np.int64, len(values))
-    section.check(index >= 0, lambda j: f"{key} {reprlib.repr(values[j])} is not {what} "
-                                        "of this file")
+    section.check(
+        index >= 0, lambda j: f"{key} {reprlib.repr(values[j])} is not {what} of this file"
+    )
     return index

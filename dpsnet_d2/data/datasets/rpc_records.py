@@ -40,7 +40,8 @@ DICT = frozenset({dict})
 class RPCFormatError(ValueError):
     """
     A malformed RPC annotation file. ``str(err)`` is ``"<json_file>: <record>: <reason>"``, e.g.
-    ``"instances_val2019.json: annotations[17] (id=123): bbox has non-positive width 0.0"``.
+    ``".../instances_val2019.json: annotations[17] (id=123): bbox [10.0, 5.0, 0.0, 8.0] has
+    non-positive width"``; the parts are the attributes ``json_file``, ``record``, ``reason``.
     """
 
     def __init__(self, json_file, record, reason):
@@ -104,8 +105,8 @@ class Section:
             try:
                 values = list(map(itemgetter(key), self.records))
             except KeyError:
-                self.fail(next(i for i, r in enumerate(self.records) if key not in r),
-                          f"missing key {key!r}")
+                first = next(i for i, r in enumerate(self.records) if key not in r)
+                self.fail(first, f"missing key {key!r}")
         else:
             values = [self.records[i][key] for i in rows]
         self._check_types(values, types, what, rows, key)
@@ -118,8 +119,8 @@ class Section:
         seen = {}
         for i, value in enumerate(values):
             if value in seen:
-                self.fail(i, f"duplicate {key} {reprlib.repr(value)} "
-                             f"(also {self.name}[{seen[value]}])")
+                also = f"{self.name}[{seen[value]}]"
+                self.fail(i, f"duplicate {key} {reprlib.repr(value)} (also {also})")
             seen[value] = i
 
     def numbers(self, key, length, rows=None):
