@@ -5,6 +5,7 @@ Time loading an RPC-size annotation file: a generated file of the size of RPC's 
 
     python tools/benchmark_rpc_loading.py                      # 24,000 images, 300,000 boxes
     python tools/benchmark_rpc_loading.py --images 6000 --boxes 73602 --runs 5
+    python tools/benchmark_rpc_loading.py --with-coco     # also Detectron2's load_coco_json
 
 Prints one line: the file, the median time of ``json.load`` alone (as is, and with Python's cyclic
 garbage collector paused, as ``load_rpc_json`` does), of ``load_rpc_json`` (parse, checks, dataset
@@ -104,6 +105,9 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=24000, help="checkout images")
     parser.add_argument("--boxes", type=int, default=300000, help="boxes in all")
     parser.add_argument("--runs", type=int, default=3, help="timed runs (the median is shown)")
+    parser.add_argument(
+        "--with-coco", action="store_true", help="also time Detectron2's load_coco_json on the file"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,13 +131,19 @@ def main(argv=None):
         t_json_paused = median_time(json_load_gc_paused, args.runs)
         t_load = median_time(lambda: load_rpc_json(json_file, tmp), args.runs)
         t_cats = median_time(lambda: load_rpc_categories(json_file), args.runs)
+        coco = ""
+        if args.with_coco:
+            from detectron2.data.datasets import load_coco_json
+
+            t_coco = median_time(lambda: load_coco_json(json_file, tmp), args.runs)
+            coco = f" | detectron2 load_coco_json {t_coco:.2f} s"
         dicts = load_rpc_json(json_file, tmp)
     boxes = sum(len(d["annotations"]) for d in dicts)
     print(
         f"RPC loading, {len(dicts)} images / {boxes} boxes ({megabytes:.0f} MB JSON), "
         f"median of {args.runs}: json.load {t_json:.2f} s ({t_json_paused:.2f} s with gc paused) | "
         f"load_rpc_json {t_load:.2f} s | "
-        f"load_rpc_categories {t_cats * 1000:.1f} ms | {machine()}"
+        f"load_rpc_categories {t_cats * 1000:.1f} ms{coco} | {machine()}"
     )
     return 0
 

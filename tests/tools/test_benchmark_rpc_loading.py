@@ -27,7 +27,8 @@ def test_generated_file_is_valid_rpc(tmp_path):
 
 
 def test_prints_one_line(capsys):
-    assert _load_tool().main(["--images", "20", "--boxes", "200", "--runs", "1"]) == 0
+    args = ["--images", "20", "--boxes", "200", "--runs", "1", "--with-coco"]
+    assert _load_tool().main(args) == 0
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1
-    assert re.search(r"20 images / 200 boxes .* load_rpc_json [0-9.]+ s", out), out
+    assert re.search(r"20 images / 200 boxes .* load_rpc_json [0-9.]+ s .* load_coco_json", out)
