@@ -103,3 +103,79 @@ def _tiny_rcnn_opts(dataset_name, output_dir, num_classes=3):
         "SEED", "0",
         "OUTPUT_DIR", str(output_dir),
     ]
+
+
+# Categories of the tiny RPC set, in file order (ids deliberately not in order nor contiguous).
+TINY_RPC_CATEGORIES = [
+    {"id": 3, "name": "3_drink", "supercategory": "drink"},
+    {"id": 1, "name": "1_puffed_food", "supercategory": "puffed_food"},
+    {"id": 7, "name": "7_candy", "supercategory": "candy"},
+    {"id": 2, "name": "2_candy", "supercategory": "candy"},
+]
+
+
+def make_tiny_rpc_split(split, size=64, seed=0):
+    """
+    The annotation dict of one split of the tiny RPC set (contract 3), and its images.
+
+    train: 4 single-product images (no levels); val/test: 3 checkout images, one per level, with
+    1 / 2 / 3 boxes. Returns (annotation dict, {file_name: HxWx3 uint8 RGB image}).
+    """
+    rng = np.random.default_rng(seed + {"train": 0, "val": 1, "test": 2}[split])
+    ids = [c["id"] for c in TINY_RPC_CATEGORIES]
+    levels = [None] * 4 if split == "train" else ["easy", "medium", "hard"]
+    images, annotations, pixels = [], [], {}
+    for k, level in enumerate(levels):
+        image_id = 10 * k + 5
+        name = f"{split}_{k:02d}.jpg"
+        img = np.full((size, size, 3), 235, np.uint8)
+        for _ in range(1 if level is None else k + 1):
+            w, h = (int(v) for v in rng.integers(size // 6, size // 2, size=2))
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+            img[y : y + h, x : x + w] = rng.integers(0, 200, 3)
+            annotations.append(
+                {
+                    "id": 100 + len(annotations),
+                    "image_id": image_id,
+                    "category_id": int(rng.choice(ids)),
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                    "segmentation": [],
+                    "point_xy": [x + w / 2, y + h / 2],
+                }
+            )
+        image = {"file_name": name, "width": size, "height": size, "id": image_id}
+        if level is not None:
+            image["level"] = level
+        images.append(image)
+        pixels[name] = img
+    categories = [dict(c) for c in TINY_RPC_CATEGORIES]
+    data = {"images": images, "annotations": annotations, "categories": categories}
+    return data, pixels
+
+
+def write_tiny_rpc(root, splits=("train", "val", "test")):
+    """Write the tiny RPC set in the official layout (contract 3) under ``root``; return root."""
+    import cv2
+
+    for split in splits:
+        data, pixels = make_tiny_rpc_split(split)
+        os.makedirs(os.path.join(root, f"{split}2019"), exist_ok=True)
+        for name, img in pixels.items():
+            cv2.imwrite(os.path.join(root, f"{split}2019", name), img[:, :, ::-1])
+        with open(os.path.join(root, f"instances_{split}2019.json"), "w") as f:
+            json.dump(data, f)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_rpc_root(tmp_path_factory):
+    """A folder holding the tiny RPC set in the official layout (read-only for tests)."""
+    return write_tiny_rpc(tmp_path_factory.mktemp("tiny_rpc"))
+
+
+@pytest.fixture(scope="session")
+def tiny_rpc_split():
+    """A function (split) -> (annotation dict, {file_name: image}); see make_tiny_rpc_split."""
+    return make_tiny_rpc_split

@@ -1,0 +1,2 @@
+"""Data: RPC-format datasets (registered on import)."""
+from . import datasets

@@ -1,0 +1,149 @@
+"""
+Registration of RPC-format datasets (Retail Product Checkout 2019, METHOD.md §1) with Detectron2.
+
+::
+
+    register_rpc("datasets/retail_product_checkout")  # rpc_2019_{train,val,test}: reads nothing
+    MetadataCatalog.get("rpc_2019_val").thing_classes  # the 200 names: reads only `categories`
+    dicts = DatasetCatalog.get("rpc_2019_val")         # reads and checks the whole JSON
+
+Registration reads no file. The category metadata (``thing_classes``,
+``thing_dataset_id_to_contiguous_id``, ``supercategories``, ``thing_class_to_supercategory``) is
+read from the file's ``categories`` list the first time one of them is asked for (milliseconds,
+see :func:`load_rpc_categories`), so it is there before the dataset is loaded, as Detectron2's
+trainer and evaluators expect. ``json_file``, ``image_root`` and ``evaluator_type = "rpc"`` are
+set at registration. Image files are not checked at load (see ``load_rpc_json(check_files=...)``
+and ``tools/check_rpc_dataset.py --check-files``).
+"""
+import functools
+import logging
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.catalog import Metadata
+
+from .rpc_format import (
+    BOX_TOLERANCE,
+    RPC_LEVELS,
+    RPC_SUPERCATEGORIES,
+    RPCFormatError,
+    load_rpc_categories,
+    load_rpc_json,
+)
+
+__all__ = [
+    "BOX_TOLERANCE",
+    "RPC_LEVELS",
+    "RPC_SPLITS",
+    "RPC_SUPERCATEGORIES",
+    "RPCFormatError",
+    "load_rpc_categories",
+    "load_rpc_json",
+    "register_rpc",
+    "register_rpc_instances",
+    "register_rpc_splits",
+]
+
+logger = logging.getLogger(__name__)
+
+# The splits of the official layout: <root>/instances_<split>2019.json and <root>/<split>2019/.
+RPC_SPLITS = ("train", "val", "test")
+
+_CATEGORY_KEYS = frozenset(
+    {
+        "thing_classes",
+        "thing_dataset_id_to_contiguous_id",
+        "supercategories",
+        "thing_class_to_supercategory",
+    }
+)
+
+
+class _RPCMetadata(Metadata):
+    """
+    Metadata of an RPC-format dataset whose category fields (``_CATEGORY_KEYS``) are read from
+    ``self.json_file`` when first asked for. Everything else behaves as Detectron2's Metadata.
+    """
+
+    def __getattr__(self, key):
+        if key in _CATEGORY_KEYS and self.__dict__.pop("_categories_pending", False):
+            try:
+                self.set(**load_rpc_categories(self.json_file))
+            except Exception:
+                self.__dict__["_categories_pending"] = True
+                raise
+            return getattr(self, key)
+        return super().__getattr__(key)
+
+    def as_dict(self):
+        if self.__dict__.get("_categories_pending", False):
+            getattr(self, "thing_classes")
+        fields = super().as_dict()
+        fields.pop("_categories_pending", None)
+        return fields
+
+
+def register_rpc_instances(name, json_file, image_root, metadata=None):
+    """
+    Register a dataset in RPC format (contract 1 dicts, contract 2 metadata) under ``name``,
+    lazily: DatasetCatalog gets a function that calls :func:`load_rpc_json`.
+
+    Registering a name again with the same ``json_file`` and ``image_root`` does nothing; with
+    other paths it replaces the earlier registration (and its metadata), with a warning.
+
+    Args:
+        name (str): dataset name, e.g. "rpc_2019_val".
+        json_file (str): the RPC-style annotation file (need not exist yet).
+        image_root (str): the folder its ``file_name`` entries are relative to.
+        metadata (dict or None): extra metadata fields to set (they may override
+            ``evaluator_type``).
+    """
+    json_file, image_root = os.path.abspath(json_file), os.path.abspath(image_root)
+    if name in DatasetCatalog.list():
+        old = MetadataCatalog.get(name)
+        if (old.get("json_file"), old.get("image_root")) == (json_file, image_root):
+            return
+        logger.warning(f"Dataset {name!r} was registered with other files; now {json_file}")
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+    # Metadata set for the name before registration (not by an earlier registration) is kept.
+    old = MetadataCatalog.pop(name, None)
+    fields = {} if old is None or isinstance(old, _RPCMetadata) else dict(vars(old))
+    meta = MetadataCatalog[name] = _RPCMetadata(**{**fields, "name": name})
+    fields = {"json_file": json_file, "image_root": image_root, "evaluator_type": "rpc"}
+    meta.set(**{**fields, **(metadata or {})})
+    meta._categories_pending = True
+    DatasetCatalog.register(name, functools.partial(load_rpc_json, json_file, image_root, name))
+
+
+def register_rpc_splits(root, name_format):
+    """
+    Register the three splits of a folder in the official RPC layout (contract 3).
+
+    Args:
+        root (str): the folder holding ``instances_{train,val,test}2019.json`` and
+            ``{train,val,test}2019/``.
+        name_format (str): dataset name with a ``{split}`` field, e.g. "rpc_2019_{split}".
+
+    Returns:
+        list[str]: the registered names, in RPC_SPLITS order.
+    """
+    names = []
+    for split in RPC_SPLITS:
+        name = name_format.format(split=split)
+        json_file = os.path.join(root, f"instances_{split}2019.json")
+        register_rpc_instances(name, json_file, os.path.join(root, f"{split}2019"))
+        names.append(name)
+    return names
+
+
+def register_rpc(root):
+    """
+    Register the real RPC dataset at ``root`` (normally
+    ``$DETECTRON2_DATASETS/retail_product_checkout``) as ``rpc_2019_train`` (single-product
+    images), ``rpc_2019_val`` and ``rpc_2019_test`` (checkout images with levels).
+
+    Returns:
+        list[str]: the registered names.
+    """
+    return register_rpc_splits(root, "rpc_2019_{split}")
