@@ -104,7 +104,7 @@ class RPCEvaluator(DatasetEvaluator):
             self._logger.warning(f"RPCEvaluator on {self._dataset_name}: no predictions received")
             return {}
         start = time.perf_counter()
-        report, results = self._evaluate(predictions)
+        report = self._evaluate(predictions)
         self._logger.info(
             f"RPC evaluation of {self._dataset_name} ({len(predictions)} images, "
             f"{time.perf_counter() - start:.1f} s):\n{report_table(report)}\n"
@@ -113,8 +113,6 @@ class RPCEvaluator(DatasetEvaluator):
             + "\nNotes:\n" + "\n".join(f"- {n}" for n in report["notes"])
         )
         if self._output_dir:
-            PathManager.mkdirs(self._output_dir)
-            write_json_atomic(os.path.join(self._output_dir, "bbox_results.json"), results)
             write_json_atomic(os.path.join(self._output_dir, "rpc_results.json"), report)
         return {"rpc": report_metrics(report)}
 
@@ -140,7 +138,7 @@ class RPCEvaluator(DatasetEvaluator):
         return coco_from_dict(convert_to_coco_dict(self._dataset_name))
 
     def _evaluate(self, predictions):
-        """(report, COCO result records) of all gathered predictions."""
+        """The report of all gathered predictions; writes ``bbox_results.json`` on the way."""
         gt_all = self.ground_truth()
         source = f"predictions on {self._dataset_name}"
         image_ids = [p["image_id"] for p in predictions]
@@ -154,16 +152,18 @@ class RPCEvaluator(DatasetEvaluator):
         det = _detections(predictions, gt.num_classes, source)
         counts = _counts(predictions, source)
         levels, history = evaluate_counts(gt, det, score_threshold=self._score_threshold, counts=counts)
-        results = coco_results(gt, det)
+        results = coco_results(gt, det) if self._output_dir or self._compute_map else []
+        if self._output_dir:
+            PathManager.mkdirs(self._output_dir)
+            write_json_atomic(os.path.join(self._output_dir, "bbox_results.json"), results)
         ap = None
         if self._compute_map:
             buckets = {name: gt.image_ids[idx] for name, idx in gt.buckets()}
-            ap = coco_ap_per_level(self._coco_gt(), [dict(r) for r in results], buckets)
-        report = build_report(
+            ap = coco_ap_per_level(self._coco_gt(), results, buckets)
+        return build_report(
             levels, history, ap, dataset=self._dataset_name,
             num_channels=None if counts is None else counts.shape[1], num_classes=gt.num_classes,
         )
-        return report, results
 
 
 def _detections(predictions, num_classes, source):

@@ -292,7 +292,7 @@ def write_json_atomic(path, obj):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
+            f.write(json.dumps(obj))  # dumps uses the C encoder, dump does not
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
