@@ -80,7 +80,8 @@ def main(argv=None):
     if not args.no_map:
         buckets = {name: gt.image_ids[idx] for name, idx in gt.buckets()}
         ap = coco_ap_per_level(coco_from_dict(gt_dict), results, buckets)
-    report = build_report(levels, history, ap, dataset=os.path.basename(args.ground_truth))
+    report = build_report(levels, history, ap, dataset=os.path.basename(args.ground_truth),
+                          num_classes=gt.num_classes)
 
     output_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results))
     write_json_atomic(os.path.join(output_dir, "rpc_results.json"), report)

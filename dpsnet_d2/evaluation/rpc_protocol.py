@@ -253,8 +253,8 @@ def build_report(levels, history, ap=None, *, dataset="", num_channels=None, num
                      "density row reports count_acc only.")
     if ap is None:
         notes.append("mAP not computed.")
-    return {"dataset": dataset, "columns": list(COLUMNS), "rows": rows, "levels": levels,
-            "sweep": history, "notes": notes}
+    return {"dataset": dataset, "num_classes": num_classes, "columns": list(COLUMNS), "rows": rows,
+            "levels": levels, "sweep": history, "notes": notes}
 
 
 def _cell(key, value):
