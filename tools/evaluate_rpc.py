@@ -3,7 +3,8 @@
 Evaluate a COCO results file on the RPC protocol, without a model.
 
     python tools/evaluate_rpc.py bbox_results.json instances_test2019.json
-    python tools/evaluate_rpc.py bbox_results.json instances_test2019.json --threshold 0.8 --output-dir out/
+    python tools/evaluate_rpc.py bbox_results.json instances_test2019.json --threshold 0.8 \
+        --output-dir out/
 
 Prints the leaderboard table (sweep = the official oracle protocol, fixed = --threshold) and
 writes ``rpc_results.json`` into ``--output-dir`` (default: beside the results file). The results
@@ -45,8 +46,9 @@ def detections_from_results(results, gt, *, source):
     for j, r in enumerate(results):
         if not (isinstance(r, dict) and {"image_id", "category_id", "bbox", "score"} <= r.keys()
                 and len(r["bbox"]) == 4 and r["category_id"] in category):
-            raise ValueError(f"{source}: record {j} is not a result with image_id, a known category_id "
-                             f"(one of the ground truth's), bbox [x, y, w, h] and score: {r!r}")
+            raise ValueError(f"{source}: record {j} is not a result with image_id, a known "
+                             f"category_id (one of the ground truth's), bbox [x, y, w, h] and "
+                             f"score: {r!r}")
         image_ids.append(r["image_id"])
         classes.append(category[r["category_id"]])
         boxes.append(r["bbox"])
@@ -60,12 +62,18 @@ def detections_from_results(results, gt, *, source):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("results", help="COCO results json (bbox_results.json)")
-    parser.add_argument("ground_truth", help="RPC ground-truth json with image levels (instances_test2019.json)")
-    parser.add_argument("--threshold", type=float, default=None, help="score threshold of the fixed mode")
-    parser.add_argument("--output-dir", default=None, help="where to write rpc_results.json")
-    parser.add_argument("--no-map", action="store_true", help="skip mAP50 / mmAP (pycocotools, the slow part)")
+    parser.add_argument("ground_truth",
+                        help="RPC ground-truth json with image levels (instances_test2019.json)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="score threshold of the fixed mode (default: sweep rows only)")
+    parser.add_argument("--output-dir", default=None,
+                        help="where to write rpc_results.json (default: beside the results file)")
+    parser.add_argument("--no-map", action="store_true",
+                        help="skip mAP50 / mmAP (pycocotools, the slow part)")
     args = parser.parse_args(argv)
     setup_logger(name="dpsnet_d2")
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:

@@ -47,7 +47,9 @@ class DPSNetTrainer(DefaultTrainer):
         if evaluator_type == "coco":
             return COCOEvaluator(dataset_name, output_dir=output_folder, use_fast_impl=False)
         if evaluator_type == "rpc":
-            return RPCEvaluator(dataset_name, output_folder, score_threshold=cfg.TEST.RPC_SCORE_THRESH)
+            return RPCEvaluator(
+                dataset_name, output_folder, score_threshold=cfg.TEST.RPC_SCORE_THRESH
+            )
         raise ValueError(
             f"no evaluator for dataset {dataset_name!r} with evaluator_type={evaluator_type!r}"
         )

@@ -59,7 +59,7 @@ def coco_results(gt, det):
 
 
 def _stats(evaluator):
-    """(mAP50, mmAP) fractions of an accumulated COCOeval; None where no category has ground truth."""
+    """(mAP50, mmAP) fractions of an accumulated COCOeval; None without ground truth."""
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator.summarize()
     mmap, map50 = float(evaluator.stats[0]), float(evaluator.stats[1])
@@ -117,7 +117,8 @@ def coco_ap_per_level(coco_gt, results, levels):
         dict: name -> {"mAP50": float or None, "mmAP": float or None} (fractions); 0 for a level
         with ground truth and no detection, None for one without ground truth.
     """
-    parts = {name: np.unique(np.asarray(ids, dtype=np.int64)) for name, ids in levels.items() if name != AVERAGED}
+    parts = {name: np.unique(np.asarray(ids, dtype=np.int64))
+             for name, ids in levels.items() if name != AVERAGED}
     if AVERAGED in levels:
         in_levels = np.concatenate([np.zeros(0, np.int64), *parts.values()])
         rest = np.setdiff1d(np.asarray(levels[AVERAGED], dtype=np.int64), in_levels)
@@ -147,8 +148,8 @@ def coco_ap_per_level(coco_gt, results, levels):
         if name:
             ap50, mmap = _accumulate(coco_gt, coco_dt, params, *per_part[name])
             out[name] = {"mAP50": ap50, "mmAP": mmap}
-        logger.info("COCO AP: %d images of level %r evaluated in %.1f s", len(ids), name or "(none)",
-                    time.perf_counter() - start)
+        logger.info("COCO AP: %d images of level %r evaluated in %.1f s", len(ids),
+                    name or "(none)", time.perf_counter() - start)
     if AVERAGED in levels:
         ids = np.concatenate([p[0] for p in per_part.values()])
         order = np.argsort(ids, kind="stable")

@@ -108,8 +108,9 @@ class RPCEvaluator(DatasetEvaluator):
         self._logger.info(
             f"RPC evaluation of {self._dataset_name} ({len(predictions)} images, "
             f"{time.perf_counter() - start:.1f} s):\n{report_table(report)}\n"
-            + "sweep thresholds: " + ", ".join(
-                f"{r['level']} {r['threshold']:.4f}" for r in report["rows"] if r["method"] == "sweep")
+            + "sweep thresholds: "
+            + ", ".join(f"{r['level']} {r['threshold']:.4f}"
+                        for r in report["rows"] if r["method"] == "sweep")
             + "\nNotes:\n" + "\n".join(f"- {n}" for n in report["notes"])
         )
         if self._output_dir:
@@ -121,7 +122,8 @@ class RPCEvaluator(DatasetEvaluator):
         if self._ground_truth is None:
             num_classes = len(self._metadata.thing_classes)
             if hasattr(self._metadata, "thing_dataset_id_to_contiguous_id"):
-                reverse = {v: k for k, v in self._metadata.thing_dataset_id_to_contiguous_id.items()}
+                mapping = self._metadata.thing_dataset_id_to_contiguous_id
+                reverse = {v: k for k, v in mapping.items()}
                 category_ids = [reverse[k] for k in range(num_classes)]
             else:
                 category_ids = list(range(num_classes))
@@ -146,12 +148,14 @@ class RPCEvaluator(DatasetEvaluator):
         if len(np.unique(index)) != len(index):
             raise ValueError(f"{source}: an image was predicted more than once")
         if len(index) < gt_all.num_images:
-            self._logger.warning(f"{source}: {len(index)} of {gt_all.num_images} images were predicted; "
-                                 "evaluating those only")
+            self._logger.warning(f"{source}: {len(index)} of {gt_all.num_images} images were "
+                                 "predicted; evaluating those only")
         gt = gt_all.subset(index)  # gt image j = predictions[j]
         det = _detections(predictions, gt.num_classes, source)
         counts = _counts(predictions, source)
-        levels, history = evaluate_counts(gt, det, score_threshold=self._score_threshold, counts=counts)
+        levels, history = evaluate_counts(
+            gt, det, score_threshold=self._score_threshold, counts=counts
+        )
         results = coco_results(gt, det) if self._output_dir or self._compute_map else []
         if self._output_dir:
             PathManager.mkdirs(self._output_dir)
@@ -168,19 +172,19 @@ class RPCEvaluator(DatasetEvaluator):
 
 def _detections(predictions, num_classes, source):
     """Concatenate per-image detections into :class:`Detections` (image j = predictions[j])."""
+    with_boxes = [p for p in predictions if "scores" in p]
     lengths = [len(p["scores"]) if "scores" in p else 0 for p in predictions]
-    empty = [np.zeros((0, 4), np.float32)]
     det = Detections(
         image=np.repeat(np.arange(len(predictions)), lengths),
-        cls=np.concatenate([p["classes"] for p in predictions if "classes" in p] or [np.zeros(0, np.int64)]),
-        score=np.concatenate([p["scores"] for p in predictions if "scores" in p] or [np.zeros(0)]).astype(np.float64),
-        boxes=np.concatenate([p["boxes"] for p in predictions if "boxes" in p] or empty),
+        cls=np.concatenate([np.zeros(0, np.int64)] + [p["classes"] for p in with_boxes]),
+        score=np.concatenate([np.zeros(0)] + [p["scores"] for p in with_boxes]).astype(np.float64),
+        boxes=np.concatenate([np.zeros((0, 4), np.float32)] + [p["boxes"] for p in with_boxes]),
     )
     bad = np.flatnonzero((det.cls < 0) | (det.cls >= num_classes))
     if bad.size:
         j = int(det.image[bad[0]])
-        raise ValueError(f"{source}: image_id {predictions[j]['image_id']} has a detection of class "
-                         f"{det.cls[bad[0]]}, outside the dataset's 0..{num_classes - 1}")
+        raise ValueError(f"{source}: image_id {predictions[j]['image_id']} has a detection of "
+                         f"class {det.cls[bad[0]]}, outside the dataset's 0..{num_classes - 1}")
     return det
 
 

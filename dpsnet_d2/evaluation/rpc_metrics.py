@@ -40,7 +40,9 @@ def _as_index(values, name, upper):
     """Return ``values`` as an int64 array (L,), checking 0 <= value < upper."""
     values = np.asarray(values, dtype=np.int64).reshape(-1)
     if values.size and (values.min() < 0 or values.max() >= upper):
-        raise ValueError(f"{name} must lie in [0, {upper}); got values in [{values.min()}, {values.max()}]")
+        raise ValueError(
+            f"{name} must lie in [0, {upper}); got values in [{values.min()}, {values.max()}]"
+        )
     return values
 
 
@@ -71,7 +73,8 @@ class CountTable:
         det_score = np.asarray(det_score, dtype=np.float64).reshape(-1)
         pred_image = _as_index(pred_image, "pred_image", self.num_images)
         pred_class = _as_index(pred_class, "pred_class", self.num_classes)
-        if not (len(gt_image) == len(gt_class) and len(det_image) == len(det_class) == len(det_score)
+        if not (len(gt_image) == len(gt_class)
+                and len(det_image) == len(det_class) == len(det_score)
                 and len(pred_image) == len(pred_class)):
             raise ValueError("image, class (and score) arrays of one kind must have equal lengths")
 
@@ -101,9 +104,11 @@ class CountTable:
         cells = np.searchsorted(self._keys, keys)
         cells = np.minimum(cells, max(len(self._keys) - 1, 0))
         nonzero = values != 0
-        if nonzero.any() and (len(self._keys) == 0 or np.any(self._keys[cells[nonzero]] != keys[nonzero])):
+        missing = len(self._keys) == 0 or np.any(self._keys[cells[nonzero]] != keys[nonzero])
+        if nonzero.any() and missing:
             raise ValueError("scatter: a nonzero count falls outside the table's cells")
-        return np.bincount(cells[nonzero], weights=values[nonzero], minlength=len(self._keys)).astype(np.int64)
+        pred = np.bincount(cells[nonzero], weights=values[nonzero], minlength=len(self._keys))
+        return pred.astype(np.int64)
 
     def _num_kept(self, threshold):
         """Number of detections with score >= threshold (a prefix of the sorted detections)."""
@@ -172,14 +177,19 @@ class CountTable:
         return {
             "cAcc": np.count_nonzero(evaluated & ~wrong) / num if num else 0.0,
             "ACD": float(dk.sum()) / num if num else 0.0,
-            "mCCD": float(np.mean(class_cd[present] / class_gt[present])) if present.any() else None,
-            "mCIoU": float(np.mean(class_min[present] / class_max[present])) if present.any() else None,
+            "mCCD": _mean_ratio(class_cd, class_gt, present),
+            "mCIoU": _mean_ratio(class_min, class_max, present),
             "count_acc": float(np.mean(total_pred == total_gt)) if n_all else 0.0,
             "num_images": num,
             "images_dropped": n_all - num,
             "classes_with_gt": int(np.count_nonzero(present)),
             "phantom_classes": int(np.count_nonzero(~present & (class_pred > 0))),
         }
+
+
+def _mean_ratio(numerator, denominator, where):
+    """Mean of numerator / denominator (K,) over ``where``; None when ``where`` is empty."""
+    return float(np.mean(numerator[where] / denominator[where])) if where.any() else None
 
 
 def official_sweep(score_fn, *, low=0.01, high=0.99, num=10, passes=4, keep=3):

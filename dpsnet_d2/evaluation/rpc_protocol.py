@@ -33,24 +33,26 @@ __all__ = [
 LEVELS = ("easy", "medium", "hard")
 AVERAGED = "averaged"
 # The leaderboard's columns (rpctool's ``config.column_names``), then ours.
-COLUMNS = ("level", "method", "cAcc", "mCIoU", "ACD", "mCCD", "mAP50", "mmAP", "threshold", "count_acc")
+COLUMNS = ("level", "method", "cAcc", "mCIoU", "ACD", "mCCD", "mAP50", "mmAP",
+           "threshold", "count_acc")
 _PERCENT = ("cAcc", "mCIoU", "mAP50", "mmAP", "count_acc")
 _COUNT_KEYS = ("cAcc", "mCIoU", "ACD", "mCCD", "count_acc", "threshold")
 
 NOTES = (
-    "sweep: official protocol (rpctool 0.1.6): per level, the score threshold with the best cAcc on "
-    "this ground truth (4 passes of a 10-point grid on [0.01, 0.99], each narrowed to the span of the "
-    "3 best); an oracle, comparable with the RPC leaderboard.",
+    "sweep: official protocol (rpctool 0.1.6): per level, the score threshold with the best cAcc "
+    "on this ground truth (4 passes of a 10-point grid on [0.01, 0.99], each narrowed to the "
+    "span of the 3 best); an oracle, comparable with the RPC leaderboard.",
     "fixed: one threshold chosen in advance (TEST.RPC_SCORE_THRESH); the deployable number.",
-    "A detection counts when score >= threshold. Sweep rows follow the official tool, which leaves "
-    "images without any detection >= threshold out of cAcc/ACD/mCCD/mCIoU (images_dropped); fixed "
-    "and density rows count every image.",
-    "mCCD and mCIoU are means over the classes with ground truth in the level (the official formula "
-    "divides by zero for the others); classes predicted without ground truth (phantom_classes) count "
-    "in cAcc, ACD and count_acc.",
+    "A detection counts when score >= threshold. Sweep rows follow the official tool, which "
+    "leaves images without any detection >= threshold out of cAcc/ACD/mCCD/mCIoU "
+    "(images_dropped); fixed and density rows count every image.",
+    "mCCD and mCIoU are means over the classes with ground truth in the level (the official "
+    "formula divides by zero for the others); classes predicted without ground truth "
+    "(phantom_classes) count in cAcc, ACD and count_acc.",
     "averaged: all evaluated images together (as the official tool), not the mean of the levels.",
-    "count_acc (not official): share of images whose class-agnostic total is right (detections >= "
-    "threshold, or round(sum of density counts) for the density row).",
+    "count_acc (not official): share of images whose class-agnostic total is right (detections "
+    ">= threshold, or round(sum of density counts) for the density row).",
+    "density: count vector = np.rint(counts) when C = K (negative counts read as 0).",
     "mAP50 / mmAP: pycocotools COCOeval (bbox) on all detections of the level's images; 0 when "
     "there is no detection.",
 )
@@ -81,7 +83,9 @@ class RPCGroundTruth:
         image_ids, levels, gt_image, gt_class = [], [], [], []
         for i, record in enumerate(dataset_dicts):
             if "image_id" not in record:
-                raise ValueError(f"{source}: record {i} ({record.get('file_name', '?')}) has no image_id")
+                raise ValueError(
+                    f"{source}: record {i} ({record.get('file_name', '?')}) has no image_id"
+                )
             image_ids.append(record["image_id"])
             levels.append(record.get("level") or "")
             annotations = record.get("annotations", ())
@@ -95,7 +99,9 @@ class RPCGroundTruth:
         sorted by id, as Detectron2's ``load_coco_json``."""
         for key in ("images", "annotations", "categories"):
             if key not in coco:
-                raise ValueError(f"{source}: no '{key}' list; expected a COCO-style ground-truth file")
+                raise ValueError(
+                    f"{source}: no '{key}' list; expected a COCO-style ground-truth file"
+                )
         category_ids = tuple(sorted(int(c["id"]) for c in coco["categories"]))
         contiguous = {cid: k for k, cid in enumerate(category_ids)}
         index = {}
@@ -128,14 +134,15 @@ class RPCGroundTruth:
         if bad.size:
             record = int(np.asarray(gt_image)[bad[0]])
             raise ValueError(
-                f"{source}: record {record} (image_id {ids[record]}) has category_id {gt_class[bad[0]]} "
-                f"outside 0..{len(category_ids) - 1}"
+                f"{source}: record {record} (image_id {ids[record]}) has category_id "
+                f"{gt_class[bad[0]]} outside 0..{len(category_ids) - 1}"
             )
-        return cls(ids, np.asarray(levels, dtype=str).reshape(-1), np.asarray(gt_image, np.int64).reshape(-1),
-                   gt_class, tuple(int(c) for c in category_ids))
+        levels = np.asarray(levels, dtype=str).reshape(-1)
+        gt_image = np.asarray(gt_image, dtype=np.int64).reshape(-1)
+        return cls(ids, levels, gt_image, gt_class, tuple(int(c) for c in category_ids))
 
     def index_of(self, image_ids, *, source, what="prediction"):
-        """(L,) indices of dataset image ids (L,); a clear error for an id not in the ground truth."""
+        """(L,) indices of dataset image ids (L,); a clear error for an unknown id."""
         ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
         order = np.argsort(self.image_ids, kind="stable")
         pos = np.minimum(np.searchsorted(self.image_ids[order], ids), max(self.num_images - 1, 0))
@@ -151,8 +158,8 @@ class RPCGroundTruth:
         new = np.full(self.num_images, -1, dtype=np.int64)
         new[indices] = np.arange(len(indices))
         keep = new[self.gt_image] >= 0
-        return RPCGroundTruth(self.image_ids[indices], self.levels[indices], new[self.gt_image[keep]],
-                              self.gt_class[keep], self.category_ids)
+        return RPCGroundTruth(self.image_ids[indices], self.levels[indices],
+                              new[self.gt_image[keep]], self.gt_class[keep], self.category_ids)
 
     def buckets(self):
         """[(name, (n,) image indices)]: easy, medium, hard, other levels, then "averaged"."""
@@ -186,16 +193,16 @@ def evaluate_counts(gt, det, *, score_threshold=None, counts=None):
         :meth:`CountTable.metrics`) plus "threshold"; ``history[name]`` = the sweep passes.
     """
     levels, history = {}, {}
+    if counts is not None:
+        counts = np.maximum(np.asarray(counts, dtype=np.float64), 0.0)  # (N, C); negatives: 0
+    per_class = counts is not None and counts.shape[1] == gt.num_classes
     for name, idx in gt.buckets():
         sub = gt.subset(idx)
         new = np.full(gt.num_images, -1, dtype=np.int64)
         new[idx] = np.arange(len(idx))
         d = new[det.image] >= 0
-        density = None
-        if counts is not None:
-            density = np.asarray(counts, dtype=np.float64)[idx]
-        rounded = np.rint(density) if density is not None and density.shape[1] == gt.num_classes else None
-        pred_image, pred_class = np.nonzero(rounded) if rounded is not None else ((), ())
+        rounded = np.rint(counts[idx]) if per_class else np.zeros((len(idx), 0))  # (n, K) or empty
+        pred_image, pred_class = np.nonzero(rounded)
         table = CountTable(
             sub.num_images, sub.num_classes, gt_image=sub.gt_image, gt_class=sub.gt_class,
             det_image=new[det.image[d]], det_class=det.cls[d], det_score=det.score[d],
@@ -206,13 +213,15 @@ def evaluate_counts(gt, det, *, score_threshold=None, counts=None):
         rows = {"num_images": sub.num_images,
                 "sweep": {"threshold": best, **table.metrics_at(best, drop_undetected=True)}}
         if score_threshold is not None:
-            rows["fixed"] = {"threshold": float(score_threshold), **table.metrics_at(score_threshold)}
-        if density is not None:
-            total_gt = np.bincount(sub.gt_image, minlength=sub.num_images)
+            fixed = float(score_threshold)
+            rows["fixed"] = {"threshold": fixed, **table.metrics_at(fixed)}
+        if counts is not None:
             view = {"threshold": None}
-            if rounded is not None:
-                view.update(table.metrics(table.scatter(pred_image, pred_class, rounded[pred_image, pred_class])))
-            view["count_acc"] = float(np.mean(np.rint(density.sum(axis=1)) == total_gt)) if len(idx) else 0.0
+            if per_class:
+                pred = table.scatter(pred_image, pred_class, rounded[pred_image, pred_class])
+                view.update(table.metrics(pred))
+            total_gt = np.bincount(sub.gt_image, minlength=sub.num_images)
+            view["count_acc"] = float(np.mean(np.rint(counts[idx].sum(axis=1)) == total_gt))
             rows["density"] = view
         levels[name] = rows
     return levels, history
@@ -236,16 +245,19 @@ def build_report(levels, history, ap=None, *, dataset="", num_channels=None, num
             m = modes[method]
             row = {"level": name, "method": method}
             for key in COLUMNS[2:]:
-                value = level_ap.get(key) if key in ("mAP50", "mmAP") and method != "density" else m.get(key)
+                from_ap = key in ("mAP50", "mmAP") and method != "density"
+                value = level_ap.get(key) if from_ap else m.get(key)
                 row[key] = _percent(value) if key in _PERCENT else value
             rows.append(row)
+            where = f"{name}/{method}"
             if m.get("images_dropped"):
-                notes.append(f"{name}/{method}: {m['images_dropped']} of {modes['num_images']} images have "
-                             f"no detection >= threshold and are left out (official treatment).")
+                notes.append(f"{where}: {m['images_dropped']} of {modes['num_images']} images have "
+                             "no detection >= threshold and are left out (official treatment).")
             if m.get("phantom_classes"):
-                notes.append(f"{name}/{method}: {m['phantom_classes']} classes predicted without ground truth.")
+                notes.append(f"{where}: {m['phantom_classes']} classes predicted without ground "
+                             "truth.")
             if "cAcc" in m and m.get("mCCD") is None:
-                notes.append(f"{name}/{method}: no ground-truth object, mCCD and mCIoU are undefined.")
+                notes.append(f"{where}: no ground-truth object, mCCD and mCIoU are undefined.")
     if not any("fixed" in modes for modes in levels.values()):
         notes.append("No fixed threshold given: fixed rows omitted.")
     if num_channels is not None and num_channels != num_classes:
@@ -267,12 +279,15 @@ def _cell(key, value):
 
 def report_table(report):
     """The leaderboard table of a report, as markdown."""
-    body = [[row["level"], row["method"], *(_cell(k, row[k]) for k in COLUMNS[2:])] for row in report["rows"]]
-    return tabulate(body, headers=list(COLUMNS), tablefmt="pipe", stralign="right", disable_numparse=True)
+    body = [[row["level"], row["method"], *(_cell(k, row[k]) for k in COLUMNS[2:])]
+            for row in report["rows"]]
+    return tabulate(body, headers=list(COLUMNS), tablefmt="pipe", stralign="right",
+                    disable_numparse=True)
 
 
 def report_metrics(report):
-    """Flat ``{"level/method/metric": float}`` (and ``"level/mAP50"``) for Detectron2; None omitted."""
+    """Flat ``{"level/method/metric": float, "level/mAP50": float, ...}`` for Detectron2; metrics
+    that are None (undefined) are left out."""
     flat = {}
     for row in report["rows"]:
         level, method = row["level"], row["method"]

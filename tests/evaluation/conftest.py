@@ -1,5 +1,7 @@
 """Tiny RPC-style datasets (registered per test, contract 1/2) and Instances-like model outputs."""
 import itertools
+import json
+import os
 
 import pytest
 import torch
@@ -19,26 +21,29 @@ def gt_box(k):
 @pytest.fixture
 def rpc_dataset():
     """
-    A function (images, json_file=None) -> registered dataset name; ``images`` is a list of
-    (level or None, [contiguous class per object]) and image ids are 101, 102, ...
+    A function (images, json_dir=None) -> registered dataset name; ``images`` is a list of
+    (level or None, [contiguous class per object]) and image ids are 101, 102, ... With
+    ``json_dir`` the ground truth is also written there as COCO json, the metadata's json_file.
     """
     names = []
 
-    def make(images, json_file=None):
+    def make(images, json_dir=None):
         name = f"dpsnet_test_rpc_eval_{next(_names)}"
         dicts = []
         for i, (level, classes) in enumerate(images):
-            record = {"file_name": f"/nonexistent/{i}.jpg", "height": 64, "width": 64, "image_id": 101 + i,
-                      "annotations": [{"bbox": gt_box(k), "bbox_mode": BoxMode.XYWH_ABS, "category_id": c}
-                                      for k, c in enumerate(classes)]}
+            annotations = [{"bbox": gt_box(k), "bbox_mode": BoxMode.XYWH_ABS, "category_id": c}
+                           for k, c in enumerate(classes)]
+            record = {"file_name": f"/nonexistent/{i}.jpg", "height": 64, "width": 64,
+                      "image_id": 101 + i, "annotations": annotations}
             if level is not None:
                 record["level"] = level
             dicts.append(record)
         DatasetCatalog.register(name, lambda: dicts)
+        mapping = {cid: k for k, cid in enumerate(CATEGORY_IDS)}
         meta = dict(thing_classes=["a", "b", "c"], evaluator_type="rpc",
-                    thing_dataset_id_to_contiguous_id={cid: k for k, cid in enumerate(CATEGORY_IDS)})
-        if json_file is not None:
-            meta["json_file"] = json_file
+                    thing_dataset_id_to_contiguous_id=mapping)
+        if json_dir is not None:
+            meta["json_file"] = _write_coco_json(dicts, os.path.join(str(json_dir), f"{name}.json"))
         MetadataCatalog.get(name).set(**meta)
         names.append(name)
         return name
@@ -47,6 +52,20 @@ def rpc_dataset():
     for name in names:
         DatasetCatalog.remove(name)
         MetadataCatalog.remove(name)
+
+
+def _write_coco_json(dicts, path):
+    anns = [{"id": 0, "image_id": d["image_id"], "category_id": CATEGORY_IDS[a["category_id"]],
+             "bbox": a["bbox"], "area": a["bbox"][2] * a["bbox"][3], "iscrowd": 0}
+            for d in dicts for a in d["annotations"]]
+    for j, ann in enumerate(anns):
+        ann["id"] = j + 1
+    images = [{"id": d["image_id"], "width": 64, "height": 64, "file_name": d["file_name"]}
+              for d in dicts]
+    categories = [{"id": c, "name": str(c)} for c in CATEGORY_IDS]
+    with open(path, "w") as f:
+        json.dump({"images": images, "annotations": anns, "categories": categories}, f)
+    return path
 
 
 def instances(dets):

@@ -14,13 +14,14 @@ def _case(seed=0, num_images=30, num_classes=4):
     rng = np.random.default_rng(seed)
     images, anns, results = [], [], []
     for i in range(num_images):
-        images.append({"id": 50 - i, "width": 100, "height": 100, "file_name": f"{i}.jpg"})  # ids descending
+        # ids descending: the per-level results must be re-ordered for "averaged"
+        images.append({"id": 50 - i, "width": 100, "height": 100, "file_name": f"{i}.jpg"})
         for _ in range(int(rng.integers(1, 5))):
-            box = [float(v) for v in rng.uniform(0, 60, 2)] + [float(v) for v in rng.uniform(8, 40, 2)]
+            box = [*map(float, rng.uniform(0, 60, 2)), *map(float, rng.uniform(8, 40, 2))]
             c = int(rng.integers(1, num_classes + 1))
             anns.append({"id": len(anns) + 1, "image_id": 50 - i, "category_id": c, "bbox": box,
                          "area": box[2] * box[3], "iscrowd": 0})
-            jitter = [box[0] + float(rng.normal(0, 3)), box[1] + float(rng.normal(0, 3)), box[2], box[3]]
+            jitter = [box[0] + float(rng.normal(0, 3)), box[1], box[2], box[3]]
             results.append({"image_id": 50 - i, "category_id": c, "bbox": jitter,
                             "score": round(float(rng.uniform(0, 1)), 1)})  # ties across images
     gt = {"images": images, "annotations": anns,

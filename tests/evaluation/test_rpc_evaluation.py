@@ -5,6 +5,7 @@ import logging
 import pytest
 import torch
 from detectron2.config import get_cfg
+from detectron2.data import MetadataCatalog
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 
@@ -20,7 +21,8 @@ DETECTIONS = [
     [(0, C, 0.8)],
     [(0, A, 0.9), (1, A, 0.9), (2, B, 0.9)],
     [(0, B, 0.9)],  # C missing
-    [(0, A, 0.9), (1, B, 0.9), (2, C, 0.9), (3, C, 0.9), ([40.0, 40.0, 10.0, 10.0], A, 0.3)],  # extra at 0.3
+    # all four, and an extra A at 0.3
+    [(0, A, 0.9), (1, B, 0.9), (2, C, 0.9), (3, C, 0.9), ([40.0, 40.0, 10.0, 10.0], A, 0.3)],
     [(0, A, 0.9)],
 ]
 
@@ -60,7 +62,8 @@ def test_levels_modes_and_files(rpc_dataset, make_instances, tmp_path, caplog):
     report = json.loads((tmp_path / "rpc_results.json").read_text())
     assert [(r["level"], r["method"]) for r in report["rows"]] == [
         (lv, m) for lv in ("easy", "medium", "hard", "averaged") for m in ("sweep", "fixed")]
-    assert report["columns"][:8] == ["level", "method", "cAcc", "mCIoU", "ACD", "mCCD", "mAP50", "mmAP"]
+    leaderboard = ["level", "method", "cAcc", "mCIoU", "ACD", "mCCD", "mAP50", "mmAP"]
+    assert report["columns"][:8] == leaderboard
     assert any("classes with ground truth" in n for n in report["notes"])
     assert len(report["sweep"]["hard"]) == 4
     boxes = json.loads((tmp_path / "bbox_results.json").read_text())
@@ -78,11 +81,13 @@ def test_levels_modes_and_files(rpc_dataset, make_instances, tmp_path, caplog):
 
 def test_gather_merges_ranks(rpc_dataset, make_instances, monkeypatch):
     name = rpc_dataset(IMAGES)
-    single = run(RPCEvaluator(name, score_threshold=0.5, distributed=False), make_instances).evaluate()
+    single = run(RPCEvaluator(name, score_threshold=0.5, distributed=False), make_instances)
+    single = single.evaluate()
     rank0 = run(RPCEvaluator(name, score_threshold=0.5), make_instances, images=[0, 2, 4])
     rank1 = run(RPCEvaluator(name, score_threshold=0.5), make_instances, images=[5, 3, 1])
     monkeypatch.setattr(rpc_evaluation.comm, "synchronize", lambda: None)
-    monkeypatch.setattr(rpc_evaluation.comm, "gather", lambda data, dst=0: [rank0._predictions, rank1._predictions])
+    both = [rank0._predictions, rank1._predictions]
+    monkeypatch.setattr(rpc_evaluation.comm, "gather", lambda data, dst=0: both)
     monkeypatch.setattr(rpc_evaluation.comm, "is_main_process", lambda: True)
     assert rank0.evaluate() == single
     monkeypatch.setattr(rpc_evaluation.comm, "gather", lambda data, dst=0: [])
@@ -96,7 +101,8 @@ def test_density_counts(rpc_dataset, make_instances, tmp_path):
     noisy = [[v + 0.1 for v in row] for row in per_class]
     noisy[3] = [0.1, 2.1, 0.1]  # rounds to B: 2 instead of B: 1, C: 1 -- total right
     noisy[5] = [0.4, 0.0, 0.0]  # rounds to nothing: vector and total wrong
-    res = run(RPCEvaluator(name, str(tmp_path), distributed=False), make_instances, counts=noisy).evaluate()["rpc"]
+    evaluator = RPCEvaluator(name, str(tmp_path), distributed=False)
+    res = run(evaluator, make_instances, counts=noisy).evaluate()["rpc"]
     assert res["averaged/density/cAcc"] == pytest.approx(400 / 6)
     assert res["hard/density/ACD"] == 0.5
     assert res["easy/density/cAcc"] == 100.0
@@ -104,7 +110,7 @@ def test_density_counts(rpc_dataset, make_instances, tmp_path):
     assert not any(k.startswith("averaged/fixed") for k in res)  # no fixed threshold given
 
     agnostic = [[float(len(objs))] for _, objs in IMAGES]
-    res = run(RPCEvaluator(name, distributed=False), make_instances, counts=agnostic).evaluate()["rpc"]
+    res = run(evaluator, make_instances, counts=agnostic).evaluate()["rpc"]
     assert res["averaged/density/count_acc"] == 100.0
     assert "averaged/density/cAcc" not in res  # C = 1 != K = 3
 
@@ -112,18 +118,12 @@ def test_density_counts(rpc_dataset, make_instances, tmp_path):
 def test_levels_absent_and_json_file(rpc_dataset, make_instances, tmp_path):
     # A plain set (no levels) whose metadata points to a COCO json: one "averaged" row.
     images = [(None, objs) for _, objs in IMAGES]
-    gt = {"images": [{"id": 101 + i, "width": 64, "height": 64, "file_name": f"{i}.jpg"} for i in range(6)],
-          "annotations": [], "categories": [{"id": c, "name": str(c)} for c in (10, 20, 30)]}
-    for i, (_, objs) in enumerate(images):
-        for k, c in enumerate(objs):
-            x, y = 4.0 + 14 * (k % 4), 4.0 + 28 * (k // 4)
-            gt["annotations"].append({"id": len(gt["annotations"]) + 1, "image_id": 101 + i, "iscrowd": 0,
-                                      "category_id": (10, 20, 30)[c], "bbox": [x, y, 12.0, 20.0], "area": 240.0})
-    (tmp_path / "gt.json").write_text(json.dumps(gt))
-    with_file = run(RPCEvaluator(rpc_dataset(images, json_file=str(tmp_path / "gt.json")), distributed=False,
-                                 score_threshold=0.5), make_instances).evaluate()["rpc"]
-    converted = run(RPCEvaluator(rpc_dataset(images), distributed=False, score_threshold=0.5),
-                    make_instances).evaluate()["rpc"]
+    from_file = rpc_dataset(images, json_dir=tmp_path)
+    assert MetadataCatalog.get(from_file).json_file.startswith(str(tmp_path))
+    with_file = RPCEvaluator(from_file, distributed=False, score_threshold=0.5)
+    with_file = run(with_file, make_instances).evaluate()["rpc"]
+    converted = RPCEvaluator(rpc_dataset(images), distributed=False, score_threshold=0.5)
+    converted = run(converted, make_instances).evaluate()["rpc"]
     assert with_file == converted
     assert {k.split("/")[0] for k in with_file} == {"averaged"}
     assert with_file["averaged/fixed/cAcc"] == pytest.approx(500 / 6)

@@ -56,7 +56,8 @@ def test_wrong_class():
 def test_empty_predictions():
     t = table([[A, A], [B]], [[], []], num_classes=2)
     for m in (t.metrics_at(0.5), t.metrics_at(0.5, drop_undetected=True)):
-        assert (m["cAcc"], m["ACD"], m["mCCD"], m["mCIoU"], m["count_acc"]) == (0.0, 1.5, 1.0, 0.0, 0.0)
+        values = (m["cAcc"], m["ACD"], m["mCCD"], m["mCIoU"], m["count_acc"])
+        assert values == (0.0, 1.5, 1.0, 0.0, 0.0)
         assert m["num_images"] == 2 and m["images_dropped"] == 0
     assert t.cacc_at(0.01, drop_undetected=True) == 0.0
 
@@ -95,10 +96,12 @@ def test_no_ground_truth_at_all_gives_none_not_nan():
 
 
 def test_scatter_counts_per_cell():
-    t = CountTable(2, 3, gt_image=[0, 0, 1], gt_class=[A, A, C], pred_image=[0, 1], pred_class=[A, B])
+    t = CountTable(2, 3, gt_image=[0, 0, 1], gt_class=[A, A, C],
+                   pred_image=[0, 1], pred_class=[A, B])
     pred = t.scatter([0, 1, 1], [A, B, C], [2, 1, 0])
     m = t.metrics(pred)
-    assert (m["cAcc"], m["ACD"], m["phantom_classes"]) == (0.5, 1.0, 1)  # image 1: B extra, C missing
+    # image 1: B extra, C missing
+    assert (m["cAcc"], m["ACD"], m["phantom_classes"]) == (0.5, 1.0, 1)
     with pytest.raises(ValueError, match="outside the table's cells"):
         t.scatter([1], [A], [1])
 
