@@ -9,8 +9,9 @@ in ascending id order) depend only on that image, so here each level's images ar
 once, and the "averaged" AP accumulates the levels' per-image results re-ordered by image id.
 The per-image step (:func:`_evaluate`) calls COCOeval's own ``computeIoU`` / ``evaluateImg``
 only for the (image, category) pairs with ground truth or detections (pycocotools returns
-[] / None for the others): on RPC, ~20 of 200 categories per image. The numbers are
-COCOeval's (tests compare them with plain ``evaluate()`` runs per level).
+[] / None for the others): on RPC, ~20 of 200 categories per image; and only for the area
+range and detection limit that mAP50 / mmAP read. The numbers are COCOeval's (tests compare
+them with plain ``evaluate()`` / ``summarize()`` runs per level).
 """
 import contextlib
 import copy
@@ -58,12 +59,26 @@ def coco_results(gt, det):
     ]
 
 
+def _only_reported(params):
+    """
+    Keep in COCOeval params only what mAP50 / mmAP read: ``summarize()``'s first two stats use
+    area "all" and 100 detections per image; other areas and limits are evaluated and
+    accumulated independently of them, so dropping them changes neither number.
+    """
+    params.areaRng = [params.areaRng[params.areaRngLbl.index("all")]]
+    params.areaRngLbl = ["all"]
+    params.maxDets = [100]
+
+
 def _stats(evaluator):
-    """(mAP50, mmAP) fractions of an accumulated COCOeval; None without ground truth."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluator.summarize()
-    mmap, map50 = float(evaluator.stats[0]), float(evaluator.stats[1])
-    return (None if map50 < 0 else map50), (None if mmap < 0 else mmap)
+    """
+    (mAP50, mmAP) fractions of an accumulated COCOeval, as ``summarize()``'s stats[1] and
+    stats[0]: the mean precision over IoU .5 (resp. .5:.95), recall levels and categories with
+    ground truth; None without ground truth.
+    """
+    precision = evaluator.eval["precision"][..., 0, 0]  # (T IoUs, R recalls, K categories)
+    at_50 = precision[np.flatnonzero(evaluator.params.iouThrs == 0.5)]
+    return tuple(float(np.mean(p[p > -1])) if np.any(p > -1) else None for p in (at_50, precision))
 
 
 def _evaluate(evaluator):
@@ -138,6 +153,7 @@ def coco_ap_per_level(coco_gt, results, levels):
         start = time.perf_counter()
         evaluator = COCOeval(coco_gt, coco_dt, "bbox")
         evaluator.params.imgIds = ids.tolist()
+        _only_reported(evaluator.params)
         _evaluate(evaluator)
         params = evaluator._paramsEval
         shape = (len(params.catIds), len(params.areaRng), len(params.imgIds))
