@@ -32,7 +32,7 @@ class DPSNetTrainer(DefaultTrainer):
     * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``;
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
       (COCO's evaluator without compiled ops for "coco", :class:`RPCEvaluator` with the
-      fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` for "rpc").
+      fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` and ``cfg.TEST.RPC_COMPUTE_MAP`` for "rpc").
     """
 
     @classmethod
@@ -48,7 +48,8 @@ class DPSNetTrainer(DefaultTrainer):
             return COCOEvaluator(dataset_name, output_dir=output_folder, use_fast_impl=False)
         if evaluator_type == "rpc":
             return RPCEvaluator(
-                dataset_name, output_folder, score_threshold=cfg.TEST.RPC_SCORE_THRESH
+                dataset_name, output_folder, score_threshold=cfg.TEST.RPC_SCORE_THRESH,
+                compute_map=cfg.TEST.RPC_COMPUTE_MAP,
             )
         raise ValueError(
             f"no evaluator for dataset {dataset_name!r} with evaluator_type={evaluator_type!r}"

@@ -162,6 +162,8 @@ class RPCEvaluator(DatasetEvaluator):
             write_json_atomic(os.path.join(self._output_dir, "bbox_results.json"), results)
         ap = None
         if self._compute_map:
+            self._logger.info(f"RPC evaluation: COCO AP of {len(results)} detections on "
+                              f"{gt.num_images} images (pycocotools; compute_map=False skips it)")
             buckets = {name: gt.image_ids[idx] for name, idx in gt.buckets()}
             ap = coco_ap_per_level(self._coco_gt(), results, buckets)
         return build_report(

@@ -164,7 +164,10 @@ def test_inference_on_dataset_and_d2_formats(rpc_dataset, make_instances):
 def test_trainer_builds_rpc_evaluator(rpc_dataset, tmp_path):
     cfg = get_cfg()
     add_dpsnet_config(cfg)
+    assert cfg.TEST.RPC_COMPUTE_MAP is True
     cfg.TEST.RPC_SCORE_THRESH = 0.7
+    cfg.TEST.RPC_COMPUTE_MAP = False
     evaluator = DPSNetTrainer.build_evaluator(cfg, rpc_dataset(IMAGES), str(tmp_path))
     assert isinstance(evaluator, RPCEvaluator)
     assert evaluator._score_threshold == 0.7 and evaluator._output_dir == str(tmp_path)
+    assert evaluator._compute_map is False
