@@ -171,3 +171,29 @@ def test_trainer_builds_rpc_evaluator(rpc_dataset, tmp_path):
     assert isinstance(evaluator, RPCEvaluator)
     assert evaluator._score_threshold == 0.7 and evaluator._output_dir == str(tmp_path)
     assert evaluator._compute_map is False
+
+
+def test_trainer_test_runs_the_rpc_evaluator(tiny_coco, tiny_rcnn_opts, tmp_path):
+    # The tiny COCO set as an RPC-style set (levels, evaluator_type "rpc"), a random tiny model:
+    # the path of tools/train_net.py --eval-only.
+    from detectron2.data import DatasetCatalog
+
+    name = "dpsnet_test_rpc_eval_trainer"
+    levels = ("easy", "hard")
+    dicts = [dict(d, level=levels[i % 2]) for i, d in enumerate(DatasetCatalog.get(tiny_coco))]
+    source = MetadataCatalog.get(tiny_coco)
+    DatasetCatalog.register(name, lambda: dicts)
+    MetadataCatalog.get(name).set(
+        thing_classes=source.thing_classes, json_file=source.json_file, evaluator_type="rpc",
+        thing_dataset_id_to_contiguous_id=source.thing_dataset_id_to_contiguous_id,
+    )
+    try:
+        cfg = get_cfg()
+        add_dpsnet_config(cfg)
+        cfg.merge_from_list(tiny_rcnn_opts(name, tmp_path))
+        results = DPSNetTrainer.test(cfg, DPSNetTrainer.build_model(cfg))
+    finally:
+        DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
+    assert {"easy/sweep/cAcc", "hard/fixed/cAcc", "averaged/fixed/ACD"} <= set(results["rpc"])
+    assert (tmp_path / "inference" / name / "rpc_results.json").exists()
