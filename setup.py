@@ -27,6 +27,7 @@ setup(
         "pycocotools>=2.0.2",
         "scikit-image",
         "scipy",
+        "tabulate",
         "tqdm",
     ],
     extras_require={"dev": ["pytest", "hypothesis"]},

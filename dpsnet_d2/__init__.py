@@ -7,6 +7,7 @@ datasets, evaluators) with Detectron2's registries.
 from . import data
 from .config import add_dpsnet_config
 from .engine import DPSNetTrainer
+from .evaluation import RPCEvaluator
 from .version import __version__
 
-__all__ = ["add_dpsnet_config", "DPSNetTrainer", "__version__"]
+__all__ = ["add_dpsnet_config", "DPSNetTrainer", "RPCEvaluator", "__version__"]

@@ -5,6 +5,8 @@ from detectron2.data import DatasetMapper, MetadataCatalog, build_detection_trai
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
 
+from ..evaluation import RPCEvaluator
+
 __all__ = ["DPSNetTrainer", "TRAIN_MAPPERS", "build_train_mapper"]
 
 # cfg.INPUT.DATASET_MAPPER_NAME -> callable(cfg, is_train) returning a dataset mapper.
@@ -29,7 +31,8 @@ class DPSNetTrainer(DefaultTrainer):
 
     * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``;
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
-      (COCO's evaluator without compiled ops for "coco").
+      (COCO's evaluator without compiled ops for "coco", :class:`RPCEvaluator` with the
+      fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` and ``cfg.TEST.RPC_COMPUTE_MAP`` for "rpc").
     """
 
     @classmethod
@@ -43,6 +46,11 @@ class DPSNetTrainer(DefaultTrainer):
         evaluator_type = MetadataCatalog.get(dataset_name).get("evaluator_type", "coco")
         if evaluator_type == "coco":
             return COCOEvaluator(dataset_name, output_dir=output_folder, use_fast_impl=False)
+        if evaluator_type == "rpc":
+            return RPCEvaluator(
+                dataset_name, output_folder, score_threshold=cfg.TEST.RPC_SCORE_THRESH,
+                compute_map=cfg.TEST.RPC_COMPUTE_MAP,
+            )
         raise ValueError(
             f"no evaluator for dataset {dataset_name!r} with evaluator_type={evaluator_type!r}"
         )
