@@ -1,2 +1,2 @@
-"""Data: RPC-format datasets (registered on import)."""
+"""Data: RPC-format datasets (registered on import) and the synthetic RPC generator."""
 from . import datasets

@@ -1,0 +1,45 @@
+"""
+The embedded synthetic RPC: a procedural stand-in for the Retail Product Checkout dataset that
+runs anywhere (no download), in RPC's official layout and JSON schema.
+
+* :mod:`.products` - the SKU catalogue (shape families, sizes, printed designs, super-categories,
+  near-identical twins);
+* :mod:`.artwork` - a product's printed faces and outline;
+* :mod:`.render_product` - a product seen from a viewpoint (natural to edge-on);
+* :mod:`.turntable` - train images: one product on a turntable in a studio (+ true mask);
+* :mod:`.checkout` - val/test scenes per level: stacked products, clutter, uneven light;
+* :mod:`.clutter`, :mod:`.compose` - non-product items and compositing helpers;
+* :mod:`.writer` - layout, JSON schema, atomic writing; :mod:`.generate` - the whole dataset;
+* :mod:`.preview` - a grid of train vs test images.
+
+Command line: ``tools/make_synthetic_rpc.py``. Registration as ``synth_rpc_{train,val,test}`` is
+done by :mod:`dpsnet_d2.data.datasets.synthetic`.
+"""
+
+from .checkout import LEVELS, RPC_LEVEL_MEANS, render_checkout_image, sample_scene_plan
+from .generate import SynthConfig, generate_synthetic_rpc, render_checkout, render_train
+from .preview import make_preview
+from .products import SUPERCATEGORIES, ProductSpec, make_catalogue
+from .render_product import Viewpoint, render_view, train_viewpoints
+from .writer import MASK_DIR, image_folder, json_name
+
+__all__ = [
+    "LEVELS",
+    "RPC_LEVEL_MEANS",
+    "MASK_DIR",
+    "SUPERCATEGORIES",
+    "ProductSpec",
+    "SynthConfig",
+    "Viewpoint",
+    "generate_synthetic_rpc",
+    "image_folder",
+    "json_name",
+    "make_catalogue",
+    "make_preview",
+    "render_checkout",
+    "render_checkout_image",
+    "render_train",
+    "render_view",
+    "sample_scene_plan",
+    "train_viewpoints",
+]

@@ -1,0 +1,187 @@
+"""
+The on-disk form of the synthetic RPC: RPC's official layout and JSON schema, written atomically.
+
+Layout under ``--out`` (RPC's names, contract 3 of the project)::
+
+    train2019/  val2019/  test2019/                 images (JPEG)
+    instances_train2019.json  instances_val2019.json  instances_test2019.json
+    train2019_masks/<train image stem>.png          true product masks (sidecar, see below)
+
+JSON (COCO style):
+
+* ``images``: ``id, file_name, width, height``; val/test images also ``level``
+  ("easy" | "medium" | "hard").
+* ``annotations``: ``id, image_id, category_id`` (1-based SKU id), ``bbox`` [x, y, w, h] (integer
+  pixels, the product's mask extent; val/test: its *visible* extent), ``area``, ``iscrowd`` 0,
+  ``segmentation``, ``point_xy`` [x, y] (the box centre). Train: ``segmentation`` is ``[]`` and
+  ``area`` = w * h, as for boxes-only data - the true mask is *not* in the train JSON. Val/test:
+  ``segmentation`` holds COCO polygons of the visible outline and ``area`` its pixel count.
+* ``categories``: ``id, name`` (``"<id>_<supercategory>_<family>"``), ``supercategory``.
+* ``info``: the generator's parameters (no dates, so equal seeds give equal bytes).
+
+Mask sidecar: ``train2019_masks/<stem>.png`` for every train image ``<stem>.jpg``, uint8 0/255,
+the image's size, 255 on the product. It exists for evaluating background removal and for tests;
+the method itself never reads it.
+
+Atomic write: everything is built in a temporary folder beside ``--out`` and moved into place with
+``os.replace`` at the end; on any error the temporary folder is removed and nothing is left at
+``--out``. An existing ``--out`` is refused unless ``overwrite=True``.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+__all__ = [
+    "SPLITS",
+    "MASK_DIR",
+    "image_folder",
+    "json_name",
+    "atomic_output_dir",
+    "build_train_json",
+    "build_checkout_json",
+    "write_json",
+]
+
+SPLITS = ("train", "val", "test")
+MASK_DIR = "train2019_masks"
+
+
+def image_folder(split: str) -> str:
+    """``"train2019"`` etc."""
+    return f"{split}2019"
+
+
+def json_name(split: str) -> str:
+    """``"instances_train2019.json"`` etc."""
+    return f"instances_{split}2019.json"
+
+
+def _categories(catalogue):
+    return [{"id": s.sku_id, "name": s.name, "supercategory": s.supercategory} for s in catalogue]
+
+
+def _annotation(ann_id, image_id, category_id, bbox, area, segmentation):
+    x, y, w, h = (int(v) for v in bbox)
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": int(category_id),
+        "bbox": [x, y, w, h],
+        "area": int(area),
+        "iscrowd": 0,
+        "segmentation": segmentation,
+        "point_xy": [x + w / 2.0, y + h / 2.0],
+    }
+
+
+def build_train_json(records, catalogue, info):
+    """
+    Args:
+        records: per train image, in id order: dict ``file_name, width, height, sku_id, bbox``.
+        catalogue: list of ProductSpec.
+        info: dict stored as ``info``.
+
+    Returns:
+        the COCO-style dict of ``instances_train2019.json``.
+    """
+    images, annotations = [], []
+    for image_id, r in enumerate(records, start=1):
+        images.append(
+            {
+                "id": image_id,
+                "file_name": r["file_name"],
+                "width": r["width"],
+                "height": r["height"],
+            }
+        )
+        w, h = r["bbox"][2], r["bbox"][3]
+        annotations.append(
+            _annotation(len(annotations) + 1, image_id, r["sku_id"], r["bbox"], w * h, [])
+        )
+    return {
+        "info": info,
+        "images": images,
+        "annotations": annotations,
+        "categories": _categories(catalogue),
+    }
+
+
+def build_checkout_json(records, catalogue, info):
+    """
+    Args:
+        records: per val/test image, in id order: dict ``file_name, width, height, level,
+            instances`` (each ``category_index, bbox, area, segmentation``).
+
+    Returns:
+        the COCO-style dict of ``instances_{val,test}2019.json``.
+    """
+    images, annotations = [], []
+    for image_id, r in enumerate(records, start=1):
+        images.append(
+            {
+                "id": image_id,
+                "file_name": r["file_name"],
+                "width": r["width"],
+                "height": r["height"],
+                "level": r["level"],
+            }
+        )
+        for inst in r["instances"]:
+            sku_id = catalogue[inst["category_index"]].sku_id
+            annotations.append(
+                _annotation(
+                    len(annotations) + 1,
+                    image_id,
+                    sku_id,
+                    inst["bbox"],
+                    inst["area"],
+                    inst["segmentation"],
+                )
+            )
+    return {
+        "info": info,
+        "images": images,
+        "annotations": annotations,
+        "categories": _categories(catalogue),
+    }
+
+
+def write_json(path: str, data) -> None:
+    """Write ``data`` as compact JSON (deterministic key order as built)."""
+    with open(path, "w") as f:
+        json.dump(data, f, separators=(",", ":"))
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: str, *, overwrite: bool = False):
+    """
+    Yield a fresh temporary folder beside ``out``; on success it replaces ``out``, on error it is
+    removed (``out`` is untouched either way until the final rename).
+
+    Raises:
+        FileExistsError: ``out`` exists and ``overwrite`` is False.
+    """
+    out = os.path.abspath(out)
+    if os.path.lexists(out) and not overwrite:
+        raise FileExistsError(
+            f"{out} already exists; pass --overwrite (overwrite=True) to replace it"
+        )
+    parent, base = os.path.split(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if os.path.lexists(out):
+            trash = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
+            os.replace(out, os.path.join(trash, base))
+            os.replace(tmp, out)
+            shutil.rmtree(trash)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
