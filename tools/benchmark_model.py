@@ -49,7 +49,9 @@ def parse_args(argv=None):
         "--measure", default=",".join(MEASUREMENTS),
         help=f"comma-separated subset of {','.join(MEASUREMENTS)} (default: all)",
     )
-    parser.add_argument("--worker", nargs=2, metavar=("VARIANT", "MEASUREMENT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=2, metavar=("VARIANT", "MEASUREMENT"), help=argparse.SUPPRESS
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     return parser.parse_args(argv)
 
@@ -84,7 +86,8 @@ def make_batch(cfg, args):
         xy = torch.rand(args.num_objects, 2, generator=gen) * s * 0.8
         wh = (torch.rand(args.num_objects, 2, generator=gen) * 0.15 + 0.05) * s
         boxes = torch.cat([xy, (xy + wh).clamp(max=s)], dim=1)
-        classes = torch.randint(0, cfg.MODEL.ROI_HEADS.NUM_CLASSES, (args.num_objects,), generator=gen)
+        num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        classes = torch.randint(0, num_classes, (args.num_objects,), generator=gen)
         instances = Instances((s, s), gt_boxes=Boxes(boxes), gt_classes=classes)
         record = {"image": image, "instances": instances, "height": s, "width": s}
         if generator is not None:
@@ -170,7 +173,7 @@ def worker(args):
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_all(args):
+def run_all(args, argv):
     """Run every (variant, measurement) in a subprocess; return {variant: {key: value}}."""
     rows = {v: {} for v in VARIANTS}
     for measurement in args.measure.split(","):
@@ -178,8 +181,7 @@ def run_all(args):
             raise ValueError(f"--measure {measurement!r}: choose from {MEASUREMENTS}")
         for variant in VARIANTS:
             print(f"[benchmark_model] {variant}: {measurement} ...", file=sys.stderr, flush=True)
-            cmd = [sys.executable, __file__, "--worker", variant, measurement]
-            cmd += [a for a in sys.argv[1:]]
+            cmd = [sys.executable, __file__, "--worker", variant, measurement, *argv]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode != 0 or not lines:
@@ -206,8 +208,9 @@ def markdown(rows, args):
     columns = [c for c in columns if all(c[0] in r for r in rows.values())]
     lines = [
         f"config `{args.config_file}` {' '.join(args.opts)} | device {args.device} | "
-        f"{args.size}x{args.size} px | train batch {args.batch} | {args.num_objects} objects/image | "
-        f"median of {args.iters} after {args.warmup} warm-up | threads {torch.get_num_threads() if not args.threads else args.threads}",
+        f"{args.size}x{args.size} px | train batch {args.batch} | "
+        f"{args.num_objects} objects/image | median of {args.iters} after {args.warmup} warm-up | "
+        f"threads {args.threads or torch.get_num_threads()}",
         "",
         "| variant | " + " | ".join(name for _, name in columns) + " |",
         "|---" * (len(columns) + 1) + "|",
@@ -220,11 +223,12 @@ def markdown(rows, args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.worker:
         worker(args)
         return None
-    rows = run_all(args)
+    rows = run_all(args, argv)
     print(markdown(rows, args))
     return rows
 

@@ -42,9 +42,8 @@ class DPSNetDatasetMapper(DatasetMapper):
         super().__init__(is_train, **kwargs)
         self.density_target_generator = density_target_generator
         if is_train and density_target_generator is not None:
-            logging.getLogger(__name__).info(
-                f"[DPSNetDatasetMapper] density targets: {density_target_generator.__class__.__name__}"
-            )
+            name = density_target_generator.__class__.__name__
+            logging.getLogger(__name__).info(f"[DPSNetDatasetMapper] density targets: {name}")
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):

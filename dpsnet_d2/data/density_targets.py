@@ -15,7 +15,12 @@ from detectron2.config import configurable
 from detectron2.data import MetadataCatalog
 from detectron2.structures import Boxes
 
-__all__ = ["DensityTargetGenerator", "density_channel_map", "gaussian_profiles", "SIGMA_PER_HALF_SIDE"]
+__all__ = [
+    "DensityTargetGenerator",
+    "SIGMA_PER_HALF_SIDE",
+    "density_channel_map",
+    "gaussian_profiles",
+]
 
 # Published Gaussian width: sigma = max(sigma_min, min(w, h) / 2 * 5 / 12), box size in map pixels.
 SIGMA_PER_HALF_SIDE = 5.0 / 12.0

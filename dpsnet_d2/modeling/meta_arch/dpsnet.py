@@ -74,10 +74,11 @@ class DPSNet(GeneralizedRCNN):
                 f"MODEL.DENSITY_HEAD.IN_FEATURE={dh.IN_FEATURE!r} is not an output of "
                 f"MODEL.BACKBONE.NAME={cfg.MODEL.BACKBONE.NAME!r} ({sorted(shapes)})"
             )
-        if shapes[dh.IN_FEATURE].stride != cfg.MODEL.BIPYRAMID.COUNT_STRIDE:
+        target_stride = cfg.MODEL.BIPYRAMID.COUNT_STRIDE
+        if shapes[dh.IN_FEATURE].stride != target_stride:
             raise ValueError(
                 f"density feature {dh.IN_FEATURE!r} has stride {shapes[dh.IN_FEATURE].stride}, "
-                f"the density targets MODEL.BIPYRAMID.COUNT_STRIDE={cfg.MODEL.BIPYRAMID.COUNT_STRIDE}"
+                f"the density targets MODEL.BIPYRAMID.COUNT_STRIDE={target_stride}"
             )
         ret.update(
             density_head=build_density_head(cfg, shapes[dh.IN_FEATURE]),

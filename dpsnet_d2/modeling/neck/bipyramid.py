@@ -81,10 +81,12 @@ class BiPyramid(Backbone):
         shapes = fpn.output_shape()
         self._levels = sorted(shapes, key=lambda k: shapes[k].stride)
         self.in_features = list(in_features) if in_features else list(self._levels)
-        first = self._levels.index(self.in_features[0]) if self.in_features[0] in self._levels else -1
-        if first < 0 or self._levels[first : first + len(self.in_features)] != self.in_features:
+        first = self.in_features[0]
+        start = self._levels.index(first) if first in self._levels else -1
+        if start < 0 or self._levels[start : start + len(self.in_features)] != self.in_features:
             raise ValueError(
-                f"BiPyramid in_features {self.in_features} must be contiguous FPN levels of {self._levels}"
+                f"BiPyramid in_features {self.in_features} must be contiguous FPN levels "
+                f"of {self._levels}"
             )
         channels = {shapes[k].channels for k in self._levels}
         if len(channels) != 1:
@@ -97,7 +99,9 @@ class BiPyramid(Backbone):
         if count_stride is not None:
             by_stride = {shapes[k].stride: k for k in self._levels}
             if count_stride not in by_stride:
-                raise ValueError(f"count_stride {count_stride} is none of the FPN strides {sorted(by_stride)}")
+                raise ValueError(
+                    f"count_stride {count_stride} is none of the FPN strides {sorted(by_stride)}"
+                )
             self._count_level = by_stride[count_stride]
             self._out_feature_strides["count"] = count_stride
             self._out_feature_channels["count"] = self._channels
@@ -121,10 +125,8 @@ class BiPyramid(Backbone):
         return self.fpn.size_divisibility
 
     def output_shape(self) -> Dict[str, ShapeSpec]:
-        return {
-            k: ShapeSpec(channels=self._out_feature_channels[k], stride=self._out_feature_strides[k])
-            for k in self._out_features
-        }
+        channels, strides = self._out_feature_channels, self._out_feature_strides
+        return {k: ShapeSpec(channels=channels[k], stride=strides[k]) for k in self._out_features}
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """
