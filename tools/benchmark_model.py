@@ -11,9 +11,14 @@ with their ratio.
     python tools/benchmark_model.py --config-file CFG MODEL.BIPYRAMID.FUSE_DIM 128   # overrides
 
 Inputs are random images of --size x --size pixels (already at network input size) with
---num-objects random boxes each; weights are random (nothing is downloaded). Times are medians
+--num-objects random boxes each; weights are random (nothing is downloaded). Random weights
+give each variant different, arbitrary proposals, so two settings make the ROI heads' work the
+same for both: the RPN's NMS is off (MODEL.RPN.NMS_THRESH 1.0: exactly POST_NMS_TOPK proposals,
+as a trained model gives) and ROIAlign samples 2x2 points per bin
+(MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO 2; the default 0 makes its cost grow with box size). Times are medians
 over --iters steps after --warmup steps. A train step is forward + backward + optimizer step
-(DPSNetTrainer.build_optimizer) on --batch images; inference is one image, no gradients.
+(DPSNetTrainer.build_optimizer) on --batch images, at learning rate 0 by default (random
+weights would diverge; SGD does the same work at any rate); inference is one image, no gradients.
 Every (variant, measurement) runs in a fresh subprocess, so memory peaks do not mix. Peak
 memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU the growth of the process's maximum
 resident set size (``ru_maxrss``) during the measurement, above the built model and inputs.
@@ -28,6 +33,8 @@ import time
 
 import torch
 
+# Applied to both variants (see the module docstring).
+COMMON_OPTS = ["MODEL.RPN.NMS_THRESH", "1.0", "MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO", "2"]
 VARIANTS = {
     "dpsnet": [],
     "faster_rcnn": ["MODEL.DENSITY_HEAD.ENABLED", "False", "MODEL.BIPYRAMID.FUSION_ON", "False"],
@@ -44,6 +51,7 @@ def parse_args(argv=None):
     parser.add_argument("--num-objects", type=int, default=12, help="boxes per image")
     parser.add_argument("--iters", type=int, default=5, help="timed steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument("--lr", type=float, default=0.0, help="SOLVER.BASE_LR of the train steps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument(
         "--measure", default=",".join(MEASUREMENTS),
@@ -64,9 +72,10 @@ def build_cfg(args, variant):
     cfg = get_cfg()
     add_dpsnet_config(cfg)
     cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(list(args.opts) + VARIANTS[variant])
+    cfg.merge_from_list(COMMON_OPTS + list(args.opts) + VARIANTS[variant])
     cfg.MODEL.DEVICE = args.device
     cfg.MODEL.WEIGHTS = ""
+    cfg.SOLVER.BASE_LR = args.lr
     cfg.freeze()
     return cfg
 

@@ -5,11 +5,14 @@ Shape shorthand — N: images, F: FPN channels, r: fusion channels, P_l: FPN lev
 N x F x (H / 2^l) x (W / 2^l); "count": N x F x (H / s) x (W / s) at the count stride s.
 
 Detection view (per level, same names, strides and channels as the FPN):
-  top-down   T_l = P_l + G_l( P_l + up(T_{l+1}) )       coarser detail fused into finer
-  bottom-up  B_l = T_l + G'_l( T_l + down(B_{l-1}) )    finer fused into coarser
-with G = 1x1 conv (F -> r, norm, ReLU) then 3x3 conv (r -> F, norm), applied on the levels in
-``in_features`` (the others pass through and only feed their neighbours).
-Counting view: "count" = P_s + G_c( mean over all levels of P_l resized to stride s ).
+  top-down   T_l = P_l + G_l( P_l + up(T_{l+1}) )       coarser levels fused into finer ones
+  bottom-up  B_l = T_l + G'_l( T_l + down(B_{l-1}) )    finer levels fused into coarser ones
+with G = 1x1 conv (F -> r, norm, ReLU) then 3x3 conv (r -> F, norm), on the levels in
+``in_features`` (the others pass through and only feed their neighbours); up = nearest
+upsampling (as FPN), down = 2x2 average pooling.
+Counting view: "count" = B_s + G_c(B_s) at the count stride s. With s = 8 and P3 fused, B_3
+holds every level: P4-P6 through the top-down path, P2 through the bottom-up path (the
+published counting branch fuses all levels at P3).
 """
 from typing import Dict, List, Optional
 
@@ -37,15 +40,6 @@ def _fusion_block(channels: int, fuse_dim: int, norm: str) -> nn.Sequential:
     for layer in (reduce, expand):
         weight_init.c2_xavier_fill(layer)
     return nn.Sequential(reduce, expand)
-
-
-def _resize(x: torch.Tensor, size) -> torch.Tensor:
-    """N x F x h x w -> N x F x size: average-pool when shrinking, bilinear when growing."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
-        return F.adaptive_avg_pool2d(x, size)
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 class BiPyramid(Backbone):
@@ -155,10 +149,8 @@ class BiPyramid(Backbone):
                 t = top_down[name]
                 out[name] = t + self.bottom_up_fusion[name](t + _downsample(out[finer], t))
         if self._count_level is not None:
-            base = pyramid[self._count_level]
-            size = base.shape[-2:]
-            fused = torch.stack([_resize(pyramid[k], size) for k in self._levels]).mean(dim=0)
-            out["count"] = base + self.count_fusion(fused)
+            fused = out[self._count_level]
+            out["count"] = fused + self.count_fusion(fused)
         return out
 
 
@@ -168,8 +160,11 @@ def _upsample(coarse: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _downsample(fine: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """N x F x h x w -> N x F x (size of ``like``), max-pooling (as FPN's extra level)."""
-    return F.adaptive_max_pool2d(fine, like.shape[-2:])
+    """N x F x h x w -> N x F x (size of ``like``) by 2x2 average pooling (ceil(h/2) x ceil(w/2))."""
+    down = F.avg_pool2d(fine, kernel_size=2, stride=2, ceil_mode=True)
+    if down.shape[-2:] != like.shape[-2:]:
+        down = F.adaptive_avg_pool2d(fine, like.shape[-2:])
+    return down
 
 
 @BACKBONE_REGISTRY.register()
