@@ -47,7 +47,7 @@ def add_dpsnet_config(cfg):
     # "category" (C = MODEL.ROI_HEADS.NUM_CLASSES).
     cfg.MODEL.DENSITY_HEAD.CHANNEL_MODE = "agnostic"
     # Channels of the head's hidden 3x3 convolution.
-    cfg.MODEL.DENSITY_HEAD.CONV_DIM = 128
+    cfg.MODEL.DENSITY_HEAD.CONV_DIM = 64
     # Normalization after the hidden convolution: "" (none), "GN", "BN", "SyncBN".
     cfg.MODEL.DENSITY_HEAD.NORM = "GN"
     # Weight of loss_density in the total loss.

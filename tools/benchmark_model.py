@@ -51,6 +51,10 @@ def parse_args(argv=None):
     parser.add_argument("--num-objects", type=int, default=12, help="boxes per image")
     parser.add_argument("--iters", type=int, default=5, help="timed steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument(
+        "--repeats", type=int, default=1,
+        help="subprocesses per variant and measurement, alternating variants (median reported)",
+    )
     parser.add_argument("--lr", type=float, default=0.0, help="SOLVER.BASE_LR of the train steps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument(
@@ -182,26 +186,40 @@ def worker(args):
     print("RESULT " + json.dumps(result), flush=True)
 
 
+def _run_worker(variant, measurement, argv):
+    """One measurement in a fresh subprocess; returns its result dict."""
+    print(f"[benchmark_model] {variant}: {measurement} ...", file=sys.stderr, flush=True)
+    cmd = [sys.executable, __file__, "--worker", variant, measurement, *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def run_all(args, argv):
-    """Run every (variant, measurement) in a subprocess; return {variant: {key: value}}."""
-    rows = {v: {} for v in VARIANTS}
+    """
+    Run every (variant, measurement) in subprocesses, the variants alternating --repeats times
+    (so drifting machine load hits both); return {variant: {key: median over repeats}}.
+    """
+    samples = {v: {} for v in VARIANTS}
     for measurement in args.measure.split(","):
         if measurement not in MEASUREMENTS:
             raise ValueError(f"--measure {measurement!r}: choose from {MEASUREMENTS}")
-        for variant in VARIANTS:
-            print(f"[benchmark_model] {variant}: {measurement} ...", file=sys.stderr, flush=True)
-            cmd = [sys.executable, __file__, "--worker", variant, measurement, *argv]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-            if proc.returncode != 0 or not lines:
-                raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-            result = json.loads(lines[-1][len("RESULT "):])
-            if measurement == "flops":
-                rows[variant]["gflops"] = result["gflops"]
-            else:
-                rows[variant][f"{measurement}_s"] = result["seconds"]
-                rows[variant][f"{measurement}_peak_mb"] = result["peak_mb"]
-    return rows
+        repeats = 1 if measurement == "flops" else args.repeats
+        for _ in range(repeats):
+            for variant in VARIANTS:
+                result = _run_worker(variant, measurement, argv)
+                if measurement == "flops":
+                    keys = {"gflops": result["gflops"]}
+                else:
+                    keys = {
+                        f"{measurement}_s": result["seconds"],
+                        f"{measurement}_peak_mb": result["peak_mb"],
+                    }
+                for key, value in keys.items():
+                    samples[variant].setdefault(key, []).append(value)
+    return {v: {k: statistics.median(x) for k, x in row.items()} for v, row in samples.items()}
 
 
 def markdown(rows, args):
@@ -219,7 +237,8 @@ def markdown(rows, args):
         f"config `{args.config_file}` {' '.join(args.opts)} | device {args.device} | "
         f"{args.size}x{args.size} px | train batch {args.batch} | "
         f"{args.num_objects} objects/image | median of {args.iters} after {args.warmup} warm-up | "
-        f"threads {args.threads or torch.get_num_threads()}",
+        f"threads {args.threads or torch.get_num_threads()} | median of {args.repeats} "
+        "alternating runs per variant",
         "",
         "| variant | " + " | ".join(name for _, name in columns) + " |",
         "|---" * (len(columns) + 1) + "|",
