@@ -15,7 +15,8 @@ Inputs are random images of --size x --size pixels (already at network input siz
 give each variant different, arbitrary proposals, so two settings make the ROI heads' work the
 same for both: the RPN's NMS is off (MODEL.RPN.NMS_THRESH 1.0: exactly POST_NMS_TOPK proposals,
 as a trained model gives) and ROIAlign samples 2x2 points per bin
-(MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO 2; the default 0 makes its cost grow with box size). Times are medians
+(MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO 2; the default 0 makes its cost grow with box size).
+Times are medians
 over --iters steps after --warmup steps. A train step is forward + backward + optimizer step
 (DPSNetTrainer.build_optimizer) on --batch images, at learning rate 0 by default (random
 weights would diverge; SGD does the same work at any rate); inference is one image, no gradients.

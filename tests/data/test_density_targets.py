@@ -41,7 +41,8 @@ def test_channel_sums_equal_object_counts_inside_and_at_borders():
     )
     classes = torch.tensor([0, 2, 2, 1, 0, 2])
     density = _generator()(boxes, classes, (150, 197))
-    assert density.shape == (3, math.ceil(150 / 8), math.ceil(197 / 8)) and density.dtype == torch.float32
+    assert density.shape == (3, math.ceil(150 / 8), math.ceil(197 / 8))
+    assert density.dtype == torch.float32
     assert (density >= 0).all()
     expected = torch.bincount(classes, minlength=3).float()
     assert torch.allclose(density.sum(dim=(1, 2)), expected, atol=1e-4)
@@ -62,14 +63,16 @@ def test_no_objects_gives_zeros():
 def test_gaussian_width_follows_box_size():
     gen = _generator(num_channels=1)
     # 160 x 240 px box = 20 x 30 map cells: sigma = min(20, 30) / 2 * 5/12 in map pixels
-    density = gen(torch.tensor([[200.0, 180.0, 440.0, 340.0]]), torch.tensor([0]), (512, 640))[0].double()
+    box = torch.tensor([[200.0, 180.0, 440.0, 340.0]])
+    density = gen(box, torch.tensor([0]), (512, 640))[0].double()
     xs = torch.arange(density.shape[1], dtype=torch.float64) + 0.5
     px = density.sum(0)
     mean = (px * xs).sum()
     var = (px * (xs - mean) ** 2).sum()
     assert mean.item() == pytest.approx(320 / 8, abs=1e-6)
     assert math.sqrt(var.item()) == pytest.approx(20 / 2 * SIGMA_PER_HALF_SIDE, rel=1e-3)
-    small = gen(torch.tensor([[120.0, 120.0, 128.0, 128.0]]), torch.tensor([0]), (256, 256))[0].double()
+    box = torch.tensor([[120.0, 120.0, 128.0, 128.0]])
+    small = gen(box, torch.tensor([0]), (256, 256))[0].double()
     # a 1-cell box gets sigma_min = 1: the centre cell holds 1 / (sum of exp(-d^2 / 2))^2
     ref = np.exp(-0.5 * np.arange(-20, 21) ** 2).sum()
     assert small.max().item() == pytest.approx(1 / ref**2, rel=1e-3)
@@ -78,7 +81,9 @@ def test_gaussian_width_follows_box_size():
 def test_hflip_equivariance_when_width_is_a_multiple_of_the_stride():
     """W = 8 w: building from flipped boxes == flipping the map (cell j <-> w - 1 - j), exactly."""
     gen = _generator()
-    boxes = torch.tensor([[3.0, 4.0, 50.0, 30.0], [60.0, 20.0, 120.0, 70.0], [110.0, 0.0, 128.0, 9.0]])
+    boxes = torch.tensor(
+        [[3.0, 4.0, 50.0, 30.0], [60.0, 20.0, 120.0, 70.0], [110.0, 0.0, 128.0, 9.0]]
+    )
     classes = torch.tensor([0, 1, 2])
     flipped = torch.as_tensor(HFlipTransform(128).apply_box(boxes.numpy()), dtype=torch.float32)
     a = gen(flipped, classes, (72, 128))
@@ -124,10 +129,13 @@ def test_channel_maps():
     name = "dpsnet_test_density_supercategories"
     if name not in DatasetCatalog.list():
         DatasetCatalog.register(name, list)
-        MetadataCatalog.get(name).set(supercategories=["drink", "food"], thing_class_to_supercategory=[1, 0, 1])
+        MetadataCatalog.get(name).set(
+            supercategories=["drink", "food"], thing_class_to_supercategory=[1, 0, 1]
+        )
     assert density_channel_map(_cfg("supercategory", train=(name,))) == (2, [1, 0, 1])
     generator = DensityTargetGenerator(_cfg("supercategory", train=(name,)))
-    density = generator(torch.tensor([[0.0, 0.0, 30.0, 30.0]] * 3), torch.tensor([0, 1, 2]), (64, 64))
+    boxes = torch.tensor([[0.0, 0.0, 30.0, 30.0]] * 3)
+    density = generator(boxes, torch.tensor([0, 1, 2]), (64, 64))
     assert density.sum(dim=(1, 2)).tolist() == pytest.approx([1.0, 2.0], abs=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""DPSNetTrainer.build_optimizer: the density head learns at LR x MODEL.DENSITY_HEAD.LR_MULTIPLIER."""
+"""DPSNetTrainer.build_optimizer: density head parameters learn at BASE_LR x LR_MULTIPLIER."""
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,8 @@ def _cfg(*opts):
     cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
     cfg.merge_from_list(
         [
-            "MODEL.DEVICE", "cpu", "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
+            "MODEL.DEVICE", "cpu",
+            "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
             "MODEL.FPN.OUT_CHANNELS", "32", "MODEL.DENSITY_HEAD.CONV_DIM", "32",
             "SOLVER.BASE_LR", "0.02", "MODEL.DENSITY_HEAD.LR_MULTIPLIER", "0.1",
             *opts,

@@ -36,7 +36,8 @@ def _check_outputs(backbone, x):
     assert set(outputs) == set(shapes)
     for name, feature in outputs.items():
         stride = shapes[name].stride
-        assert feature.shape == (x.shape[0], shapes[name].channels, -(-x.shape[2] // stride), -(-x.shape[3] // stride)), name
+        size = (-(-x.shape[2] // stride), -(-x.shape[3] // stride))
+        assert feature.shape == (x.shape[0], shapes[name].channels, *size), name
         assert torch.isfinite(feature).all()
     return outputs
 

@@ -28,7 +28,8 @@ def test_pad_density_targets():
     a, b = torch.ones(2, 3, 4), torch.full((2, 5, 2), 2.0)
     batch = pad_density_targets([a, b], (5, 6), scale=10.0)
     assert batch.shape == (2, 2, 5, 6)
-    assert batch[0, :, :3, :4].eq(10).all() and batch[0, :, 3:].eq(0).all() and batch[0, :, :, 4:].eq(0).all()
+    assert batch[0, :, :3, :4].eq(10).all()
+    assert batch[0, :, 3:].eq(0).all() and batch[0, :, :, 4:].eq(0).all()
     assert batch.sum().item() == pytest.approx(10 * (a.sum() + b.sum()).item())
     with pytest.raises(ValueError, match="larger"):
         pad_density_targets([torch.ones(1, 6, 6)], (5, 6), scale=1.0)

@@ -111,7 +111,8 @@ def test_density_head_off_is_faster_rcnn(tiny_dpsnet_cfg, tiny_coco):
     assert set(output) == {"instances"}
     # same parameters as Detectron2's GeneralizedRCNN on a plain ResNet-FPN
     cfg.defrost()
-    cfg.MODEL.META_ARCHITECTURE, cfg.MODEL.BACKBONE.NAME = "GeneralizedRCNN", "build_resnet_fpn_backbone"
+    cfg.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
     reference = build_model(cfg)
     assert isinstance(reference, GeneralizedRCNN)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731

@@ -141,13 +141,15 @@ class BiPyramid(Backbone):
             name, coarser = self._levels[i], self._levels[i + 1]
             if name in self.top_down_fusion:
                 p = pyramid[name]
-                top_down[name] = p + self.top_down_fusion[name](p + _upsample(top_down[coarser], p))
+                fused = p + _upsample(top_down[coarser], p)
+                top_down[name] = p + self.top_down_fusion[name](fused)
         out = dict(top_down)
         for i in range(1, len(self._levels)):
             name, finer = self._levels[i], self._levels[i - 1]
             if name in self.bottom_up_fusion:
                 t = top_down[name]
-                out[name] = t + self.bottom_up_fusion[name](t + _downsample(out[finer], t))
+                fused = t + _downsample(out[finer], t)
+                out[name] = t + self.bottom_up_fusion[name](fused)
         if self._count_level is not None:
             fused = out[self._count_level]
             out["count"] = fused + self.count_fusion(fused)
@@ -160,7 +162,7 @@ def _upsample(coarse: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _downsample(fine: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """N x F x h x w -> N x F x (size of ``like``) by 2x2 average pooling (ceil(h/2) x ceil(w/2))."""
+    """N x F x h x w -> N x F x (size of ``like``, normally ceil(h/2) x ceil(w/2)), 2x2 average."""
     down = F.avg_pool2d(fine, kernel_size=2, stride=2, ceil_mode=True)
     if down.shape[-2:] != like.shape[-2:]:
         down = F.adaptive_avg_pool2d(fine, like.shape[-2:])
