@@ -13,7 +13,7 @@ def add_dpsnet_config(cfg):
     # ---------------------------------------------------------------------------------------- #
     # Which dataset mapper the trainer builds for training: "dpsnet" (images, boxes and
     # density targets built after augmentation) or "d2" (Detectron2's DatasetMapper, boxes only).
-    cfg.INPUT.DATASET_MAPPER_NAME = "d2"
+    cfg.INPUT.DATASET_MAPPER_NAME = "dpsnet"
 
     # ---------------------------------------------------------------------------------------- #
     # Bidirectional pyramid fusion neck (on top of a ResNet-FPN backbone)
@@ -22,6 +22,11 @@ def add_dpsnet_config(cfg):
     # False: the neck passes the FPN levels through unchanged (the "plain FPN" ablation); the
     # counting view then reads the FPN level at COUNT_STRIDE.
     cfg.MODEL.BIPYRAMID.FUSION_ON = True
+    # Contiguous FPN levels refined by the top-down and bottom-up fusion; the others pass through
+    # and only feed their neighbours (P2 also feeds P3; a fusion block at P2 costs 4x one at P3).
+    cfg.MODEL.BIPYRAMID.IN_FEATURES = ["p3", "p4", "p5", "p6"]
+    # Hidden channels of every fusion block (1x1 conv FPN channels -> FUSE_DIM, 3x3 back).
+    cfg.MODEL.BIPYRAMID.FUSE_DIM = 64
     # Normalization of the fusion convolutions: "" (none), "GN", "BN", "SyncBN", "FrozenBN".
     cfg.MODEL.BIPYRAMID.NORM = ""
     # Stride of the fused map that feeds the counting view (published: P3, stride 8).
@@ -42,7 +47,7 @@ def add_dpsnet_config(cfg):
     # "category" (C = MODEL.ROI_HEADS.NUM_CLASSES).
     cfg.MODEL.DENSITY_HEAD.CHANNEL_MODE = "agnostic"
     # Channels of the head's hidden 3x3 convolution.
-    cfg.MODEL.DENSITY_HEAD.CONV_DIM = 256
+    cfg.MODEL.DENSITY_HEAD.CONV_DIM = 64
     # Normalization after the hidden convolution: "" (none), "GN", "BN", "SyncBN".
     cfg.MODEL.DENSITY_HEAD.NORM = "GN"
     # Weight of loss_density in the total loss.

@@ -1,9 +1,17 @@
 """The DPSNet trainer: DefaultTrainer with the mapper and evaluator chosen from the config."""
 import os
 
+import torch
 from detectron2.data import DatasetMapper, MetadataCatalog, build_detection_train_loader
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
+from detectron2.solver.build import (
+    get_default_optimizer_params,
+    maybe_add_gradient_clipping,
+    reduce_param_groups,
+)
+
+from ..data import DPSNetDatasetMapper
 
 from ..evaluation import RPCEvaluator
 
@@ -12,6 +20,7 @@ __all__ = ["DPSNetTrainer", "TRAIN_MAPPERS", "build_train_mapper"]
 # cfg.INPUT.DATASET_MAPPER_NAME -> callable(cfg, is_train) returning a dataset mapper.
 TRAIN_MAPPERS = {
     "d2": DatasetMapper,
+    "dpsnet": DPSNetDatasetMapper,
 }
 
 
@@ -30,6 +39,8 @@ class DPSNetTrainer(DefaultTrainer):
     DefaultTrainer for DPSNet. Differences, all through DefaultTrainer's ``build_*`` class methods:
 
     * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``;
+    * ``build_optimizer``: SGD as Detectron2's, with the density head's learning rate
+      multiplied by ``cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER``;
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
       (COCO's evaluator without compiled ops for "coco", :class:`RPCEvaluator` with the
       fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` and ``cfg.TEST.RPC_COMPUTE_MAP`` for "rpc").
@@ -38,6 +49,31 @@ class DPSNetTrainer(DefaultTrainer):
     @classmethod
     def build_train_loader(cls, cfg):
         return build_detection_train_loader(cfg, mapper=build_train_mapper(cfg))
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        """Detectron2's SGD; parameters of ``model.density_head`` get LR x LR_MULTIPLIER."""
+        solver = cfg.SOLVER
+        kwargs = {
+            "weight_decay_norm": solver.WEIGHT_DECAY_NORM,
+            "bias_lr_factor": solver.BIAS_LR_FACTOR,
+            "weight_decay_bias": solver.WEIGHT_DECAY_BIAS,
+        }
+        params = get_default_optimizer_params(model, base_lr=solver.BASE_LR, **kwargs)
+        density_head = getattr(model, "density_head", None)
+        if density_head is not None:
+            lr = solver.BASE_LR * cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER
+            # later groups override earlier ones parameter by parameter
+            params = reduce_param_groups(
+                params + get_default_optimizer_params(density_head, base_lr=lr, **kwargs)
+            )
+        return maybe_add_gradient_clipping(cfg, torch.optim.SGD)(
+            params,
+            lr=solver.BASE_LR,
+            momentum=solver.MOMENTUM,
+            nesterov=solver.NESTEROV,
+            weight_decay=solver.WEIGHT_DECAY,
+        )
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):

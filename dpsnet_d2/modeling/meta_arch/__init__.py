@@ -1,0 +1,4 @@
+"""DPSNet's meta-architecture."""
+from .dpsnet import DPSNet
+
+__all__ = ["DPSNet"]

@@ -1,0 +1,71 @@
+"""DPSNetDatasetMapper: DatasetMapper's output plus density targets built after augmentation."""
+from pathlib import Path
+
+import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog
+from detectron2.data import transforms as T
+
+from dpsnet_d2 import add_dpsnet_config
+from dpsnet_d2.data import DensityTargetGenerator, DPSNetDatasetMapper
+from dpsnet_d2.engine.trainer import build_train_mapper
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cfg(tiny_coco, tiny_rcnn_opts, tmp_path):
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
+    cfg.merge_from_list(tiny_rcnn_opts(tiny_coco, tmp_path))
+    return cfg
+
+
+def _mapper(cfg, augmentations):
+    return DPSNetDatasetMapper(
+        is_train=True, augmentations=augmentations, image_format="BGR",
+        density_target_generator=DensityTargetGenerator(cfg),
+    )
+
+
+def test_training_output_has_density_of_the_augmented_image(cfg, tiny_coco):
+    cfg.merge_from_list(["MODEL.DENSITY_HEAD.CHANNEL_MODE", "category"])
+    mapper = build_train_mapper(cfg)
+    assert isinstance(mapper, DPSNetDatasetMapper)
+    for record in DatasetCatalog.get(tiny_coco):
+        out = mapper(record)
+        assert out["image"].shape == (3, 64, 64)
+        assert out["density"].shape == (3, 8, 8) and out["density"].dtype == torch.float32
+        counts = torch.bincount(out["instances"].gt_classes, minlength=3).float()
+        assert torch.allclose(out["density"].sum(dim=(1, 2)), counts, atol=1e-4)
+
+
+def test_no_density_at_inference_or_with_the_counting_view_off(cfg, tiny_coco):
+    record = DatasetCatalog.get(tiny_coco)[0]
+    out = DPSNetDatasetMapper(cfg, False)(record)
+    assert "density" not in out and "instances" not in out
+    cfg.MODEL.DENSITY_HEAD.ENABLED = False
+    out = DPSNetDatasetMapper(cfg, True)(record)
+    assert "density" not in out and "instances" in out
+
+
+def test_flip_moves_the_density_with_the_boxes(cfg, tiny_coco):
+    """64 px images (a multiple of 8): the flipped image's density is the mirrored density."""
+    record = DatasetCatalog.get(tiny_coco)[0]
+    plain = _mapper(cfg, [])(record)
+    flipped = _mapper(cfg, [T.RandomFlip(prob=1.0, horizontal=True)])(record)
+    assert torch.equal(flipped["image"], torch.flip(plain["image"], dims=[-1]))
+    assert torch.allclose(flipped["density"], torch.flip(plain["density"], dims=[-1]), atol=1e-6)
+    assert not torch.allclose(flipped["density"], plain["density"], atol=1e-3)
+
+
+def test_resize_scales_the_density_map_and_keeps_the_counts(cfg, tiny_coco):
+    record = DatasetCatalog.get(tiny_coco)[1]
+    plain = _mapper(cfg, [])(record)
+    big = _mapper(cfg, [T.ResizeShortestEdge(128, 128)])(record)
+    assert big["density"].shape == (1, 16, 16)
+    assert big["density"].sum().item() == pytest.approx(plain["density"].sum().item(), abs=1e-4)
+    box = big["instances"].gt_boxes.tensor / 2
+    assert torch.allclose(box, plain["instances"].gt_boxes.tensor, atol=1e-3)

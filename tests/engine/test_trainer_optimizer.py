@@ -1,0 +1,53 @@
+"""DPSNetTrainer.build_optimizer: density head parameters learn at BASE_LR x LR_MULTIPLIER."""
+from pathlib import Path
+
+import pytest
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+
+from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cfg(*opts):
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
+    cfg.merge_from_list(
+        [
+            "MODEL.DEVICE", "cpu",
+            "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
+            "MODEL.FPN.OUT_CHANNELS", "32", "MODEL.DENSITY_HEAD.CONV_DIM", "32",
+            "SOLVER.BASE_LR", "0.02", "MODEL.DENSITY_HEAD.LR_MULTIPLIER", "0.1",
+            *opts,
+        ]
+    )
+    return cfg
+
+
+def _lrs(cfg):
+    model = build_model(cfg)
+    optimizer = DPSNetTrainer.build_optimizer(cfg, model)
+    lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len(lr_of) == len(trainable) == sum(len(g["params"]) for g in optimizer.param_groups)
+    return model, lr_of
+
+
+def test_density_head_gets_the_lr_multiplier():
+    model, lr_of = _lrs(_cfg())
+    head = {id(p) for p in model.density_head.parameters()}
+    assert head and all(lr_of[i] == pytest.approx(0.002) for i in head)
+    assert all(lr == pytest.approx(0.02) for i, lr in lr_of.items() if i not in head)
+
+
+def test_bias_lr_factor_applies_inside_the_head_too():
+    model, lr_of = _lrs(_cfg("SOLVER.BIAS_LR_FACTOR", "2.0", "MODEL.DENSITY_HEAD.NORM", ""))
+    assert lr_of[id(model.density_head.predictor.bias)] == pytest.approx(0.004)
+    assert lr_of[id(model.density_head.predictor.weight)] == pytest.approx(0.002)
+
+
+def test_without_density_head_all_params_share_the_base_lr():
+    _, lr_of = _lrs(_cfg("MODEL.DENSITY_HEAD.ENABLED", "False"))
+    assert all(lr == pytest.approx(0.02) for lr in lr_of.values())
