@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 STAMP := $(VENV)/.dpsnet_d2-setup
 
 .PHONY: setup test demo clean
@@ -20,14 +21,15 @@ $(STAMP): setup.py tools/install_detectron2.py Makefile
 	@$(PY) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_SPEC)
 	$(PY) tools/install_detectron2.py
 	$(PIP) install -q -e ".[dev]"
-	$(PY) -c "import dpsnet_d2, detectron2, torch; print('dpsnet_d2', dpsnet_d2.__version__, '| detectron2', detectron2.__version__, '| torch', torch.__version__)"
+	@# checked from outside the checkout: the installed package must import on its own
+	cd / && $(abspath $(PY)) -c "import dpsnet_d2, detectron2, torch; print('dpsnet_d2', dpsnet_d2.__version__, '| detectron2', detectron2.__version__, '| torch', torch.__version__)"
 	@touch $@
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	bash tools/demo.sh "$(PY)"
+	$(PY) tools/demo.py $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
