@@ -26,7 +26,7 @@ def add_dpsnet_config(cfg):
     # and only feed their neighbours (P2 also feeds P3; a fusion block at P2 costs 4x one at P3).
     cfg.MODEL.BIPYRAMID.IN_FEATURES = ["p3", "p4", "p5", "p6"]
     # Hidden channels of every fusion block (1x1 conv FPN channels -> FUSE_DIM, 3x3 back).
-    cfg.MODEL.BIPYRAMID.FUSE_DIM = 64
+    cfg.MODEL.BIPYRAMID.FUSE_DIM = 32
     # Normalization of the fusion convolutions: "" (none), "GN", "BN", "SyncBN", "FrozenBN".
     cfg.MODEL.BIPYRAMID.NORM = ""
     # Stride of the fused map that feeds the counting view (published: P3, stride 8).

@@ -9,7 +9,7 @@ Detection view (per level, same names, strides and channels as the FPN):
   bottom-up  B_l = T_l + G'_l( T_l + down(B_{l-1}) )    finer levels fused into coarser ones
 with G = 1x1 conv (F -> r, norm, ReLU) then 3x3 conv (r -> F, norm), on the levels in
 ``in_features`` (the others pass through and only feed their neighbours); up = nearest
-upsampling (as FPN), down = 2x2 average pooling.
+upsampling (as FPN), down = stride-2 subsampling (as FPN's P6).
 Counting view: "count" = B_s + G_c(B_s) at the count stride s. With s = 8 and P3 fused, B_3
 holds every level: P4-P6 through the top-down path, P2 through the bottom-up path (the
 published counting branch fuses all levels at P3).
@@ -162,8 +162,11 @@ def _upsample(coarse: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _downsample(fine: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """N x F x h x w -> N x F x (size of ``like``, normally ceil(h/2) x ceil(w/2)), 2x2 average."""
-    down = F.avg_pool2d(fine, kernel_size=2, stride=2, ceil_mode=True)
+    """
+    N x F x h x w -> N x F x (size of ``like``, normally ceil(h/2) x ceil(w/2)): stride-2
+    subsampling, as D2's FPN makes P6 (the fusion block after it does the smoothing).
+    """
+    down = F.max_pool2d(fine, kernel_size=1, stride=2)
     if down.shape[-2:] != like.shape[-2:]:
         down = F.adaptive_avg_pool2d(fine, like.shape[-2:])
     return down
