@@ -1,4 +1,4 @@
-"""DPSNet config nodes. ``add_dpsnet_config`` adds to a config; D2's global defaults stay as they are."""
+"""DPSNet config nodes: ``add_dpsnet_config`` adds them; D2's global defaults stay as they are."""
 from detectron2.config import CfgNode as CN
 
 

@@ -43,6 +43,7 @@ def test_shipped_configs_merge(path):
 
 def test_unknown_key_in_a_config_is_an_error(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(f'_BASE_: "{REPO / "configs" / "Base-DPSNet.yaml"}"\nMODEL:\n  DENSITY_HEAD:\n    NOPE: 1\n')
+    base = REPO / "configs" / "Base-DPSNet.yaml"
+    bad.write_text(f'_BASE_: "{base}"\nMODEL:\n  DENSITY_HEAD:\n    NOPE: 1\n')
     with pytest.raises(KeyError):
         dpsnet_cfg().merge_from_file(str(bad))

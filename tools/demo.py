@@ -52,8 +52,8 @@ def ensure_data(datasets_root):
 
 def train_and_evaluate(args, datasets_root):
     """Run tools/train_net.py; it trains and then evaluates on DATASETS.TEST."""
-    cmd = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", args.config,
-           "OUTPUT_DIR", args.output_dir]
+    cmd = [sys.executable, os.path.join(REPO, "tools", "train_net.py"),
+           "--config-file", args.config, "OUTPUT_DIR", args.output_dir]
     if args.max_iter is not None:
         cmd += ["SOLVER.MAX_ITER", str(args.max_iter)]
     cmd += args.opts
@@ -69,8 +69,10 @@ def train_and_evaluate(args, datasets_root):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default=os.getenv("DETECTRON2_DATASETS", "datasets"),
-                        help="DETECTRON2_DATASETS folder (default: $DETECTRON2_DATASETS or datasets)")
-    parser.add_argument("--output-dir", default="output/demo", help="training and evaluation outputs")
+                        help="the DETECTRON2_DATASETS folder (default: $DETECTRON2_DATASETS, "
+                        "else datasets)")
+    parser.add_argument("--output-dir", default="output/demo",
+                        help="where training and evaluation write")
     parser.add_argument("--config", default=CONFIG, help="the config to train")
     parser.add_argument("--max-iter", type=int, help="override SOLVER.MAX_ITER")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")

@@ -342,7 +342,8 @@ def main(argv=None) -> int:
             return 1
     version, location = info
     if has_compiled_ops(location):
-        print(f"[install_detectron2] using detectron2 {version} at {location} (compiled ops present)")
+        print(f"[install_detectron2] using detectron2 {version} at {location} "
+              "(compiled ops present)")
     else:
         print(f"[install_detectron2] using detectron2 {version} at {location}; {COMPILED_OPS_NOTE}")
     return 0

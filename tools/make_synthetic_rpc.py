@@ -65,12 +65,10 @@ def main(args):
         print(f"Wrote the preview to {os.path.abspath(args.preview)}")
         return
     out = generate_synthetic_rpc(args.out, cfg, workers=args.workers, overwrite=args.overwrite)
-    print(
-        f"Wrote the synthetic RPC to {out} (train2019/, val2019/, test2019/, train2019_masks/, instances_*2019.json)"
-    )
-    print(
-        f"Use it: export DETECTRON2_DATASETS={os.path.dirname(out)}  (datasets synth_rpc_train/val/test)"
-    )
+    print(f"Wrote the synthetic RPC to {out} (train2019/, val2019/, test2019/, "
+          "train2019_masks/, instances_*2019.json)")
+    print(f"Use it: export DETECTRON2_DATASETS={os.path.dirname(out)}  "
+          "(datasets synth_rpc_train/val/test)")
 
 
 if __name__ == "__main__":

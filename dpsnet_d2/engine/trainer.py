@@ -29,7 +29,8 @@ def build_train_mapper(cfg):
     name = cfg.INPUT.DATASET_MAPPER_NAME
     if name not in TRAIN_MAPPERS:
         raise ValueError(
-            f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} is unknown; choose one of {sorted(TRAIN_MAPPERS)}"
+            f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} is unknown; "
+            f"choose one of {sorted(TRAIN_MAPPERS)}"
         )
     return TRAIN_MAPPERS[name](cfg, True)
 

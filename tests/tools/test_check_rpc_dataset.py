@@ -1,23 +1,11 @@
 """tools/check_rpc_dataset.py summarises each split of an RPC-layout folder and reports errors."""
-import importlib.util
 import json
 import os
 import shutil
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_tool():
-    path = REPO / "tools" / "check_rpc_dataset.py"
-    spec = importlib.util.spec_from_file_location("check_rpc_dataset", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_summary_of_a_good_folder(tiny_rpc_root, tiny_rpc_split, capsys):
-    assert _load_tool().main([tiny_rpc_root, "--check-files"]) == 0
+def test_summary_of_a_good_folder(load_tool, tiny_rpc_root, tiny_rpc_split, capsys):
+    assert load_tool("check_rpc_dataset").main([tiny_rpc_root, "--check-files"]) == 0
     lines = capsys.readouterr().out.splitlines()
     expected = []
     for split in ("train", "val", "test"):
@@ -31,7 +19,7 @@ def test_summary_of_a_good_folder(tiny_rpc_root, tiny_rpc_split, capsys):
     assert [line for line in lines if line[:5].strip() in ("train", "val", "test")] == expected
 
 
-def test_errors_are_one_line_each(tiny_rpc_root, tmp_path, capsys):
+def test_errors_are_one_line_each(load_tool, tiny_rpc_root, tmp_path, capsys):
     root = tmp_path / "rpc"
     shutil.copytree(tiny_rpc_root, root)
     os.remove(root / "val2019" / "val_01.jpg")
@@ -41,7 +29,7 @@ def test_errors_are_one_line_each(tiny_rpc_root, tmp_path, capsys):
     with open(root / "instances_test2019.json", "w") as f:
         json.dump(data, f)
 
-    tool = _load_tool()
+    tool = load_tool("check_rpc_dataset")
     assert tool.main([str(root), "--splits", "val"]) == 0  # image files not checked
     assert tool.main([str(root), "--check-files"]) == 1
     out = capsys.readouterr().out

@@ -1,5 +1,4 @@
 """tools/evaluate_rpc.py: the table from a results file, and the official tool's numbers."""
-import importlib.util
 import json
 import math
 import os
@@ -12,14 +11,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "evaluation" / "data"
 LEVELS = ("easy", "medium", "hard", "averaged")
-
-
-def _load_cli():
-    path = REPO / "tools" / "evaluate_rpc.py"
-    spec = importlib.util.spec_from_file_location("evaluate_rpc", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_tiny(tmp_path):
@@ -44,9 +35,9 @@ def _write_tiny(tmp_path):
     return str(tmp_path / "res" / "bbox_results.json"), str(tmp_path / "gt.json")
 
 
-def test_cli_prints_table_and_writes_beside_results(tmp_path, capsys):
+def test_cli_prints_table_and_writes_beside_results(load_tool, tmp_path, capsys):
     results, gt = _write_tiny(tmp_path)
-    report = _load_cli().main([results, gt, "--threshold", "0.5"])
+    report = load_tool("evaluate_rpc").main([results, gt, "--threshold", "0.5"])
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     assert table[0].replace(" ", "").startswith("|level|method|cAcc|mCIoU|ACD|mCCD|mAP50|mmAP|")
     assert len(table) == 2 + 6  # header, rule, (easy, hard, averaged) x (sweep, fixed)
@@ -60,13 +51,13 @@ def test_cli_prints_table_and_writes_beside_results(tmp_path, capsys):
     assert rows["easy", "sweep"]["mAP50"] == pytest.approx(100.0)
 
 
-def test_cli_rejects_bad_records(tmp_path):
+def test_cli_rejects_bad_records(load_tool, tmp_path):
     results, gt = _write_tiny(tmp_path)
     records = json.loads(Path(results).read_text())
     records[1]["category_id"] = 99
     Path(results).write_text(json.dumps(records))
     with pytest.raises(ValueError, match=r"bbox_results.json: record 1 .*known category_id"):
-        _load_cli().main([results, gt, "--output-dir", str(tmp_path / "out")])
+        load_tool("evaluate_rpc").main([results, gt, "--output-dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
 
 
@@ -91,11 +82,11 @@ def _compare_with_official(report, expected):
         assert row["mmAP"] / 100 == pytest.approx(ref["mmAP"], abs=1e-12), level
 
 
-def test_same_numbers_as_rpctool_on_a_stored_case(tmp_path):
+def test_same_numbers_as_rpctool_on_a_stored_case(load_tool, tmp_path):
     # Expected numbers: rpctool 0.1.6 through tests/evaluation/rpctool_reference.py. The case has
     # score ties, images without detections above the chosen threshold (which rpctool drops) and
     # a class absent from a level (rpctool: NaN).
-    report = _load_cli().main([str(DATA / "rpctool_case_bbox_results.json"),
+    report = load_tool("evaluate_rpc").main([str(DATA / "rpctool_case_bbox_results.json"),
                                str(DATA / "rpctool_case_instances.json"),
                                "--output-dir", str(tmp_path)])
     expected = json.loads((DATA / "rpctool_case_expected.json").read_text())
@@ -136,10 +127,10 @@ def _random_case(path, seed, num_images=60, num_classes=6):
     reason="set RPCTOOL_PYTHON to a Python with rpctool 0.1.6 (see rpctool_reference.py)",
 )
 @pytest.mark.parametrize("seed", range(4))
-def test_same_numbers_as_rpctool_live(tmp_path, seed):
+def test_same_numbers_as_rpctool_live(load_tool, tmp_path, seed):
     results, gt = _random_case(tmp_path, seed)
     reference = REPO / "tests" / "evaluation" / "rpctool_reference.py"
     expected = json.loads(subprocess.run(
         [os.environ["RPCTOOL_PYTHON"], str(reference), results, gt],
         check=True, capture_output=True, text=True).stdout)
-    _compare_with_official(_load_cli().main([results, gt]), expected)
+    _compare_with_official(load_tool("evaluate_rpc").main([results, gt]), expected)

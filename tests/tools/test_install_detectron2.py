@@ -36,10 +36,9 @@ FAKE_SOURCES = {
     '        "detectron2.model_zoo", os.path.join("configs", config_path)\n'
     "    )\n",
     "detectron2/export/__init__.py": "from .api import *\nfrom .flatten import TracingAdapter\n",
-    "detectron2/engine/hooks.py": "if isinstance(self.scheduler, torch.optim.lr_scheduler._LRScheduler):\n"
-    "    pass\n"
-    "if isinstance(self.scheduler, torch.optim.lr_scheduler._LRScheduler):\n"
-    "    pass\n",
+    "detectron2/engine/hooks.py": (
+        "if isinstance(self.scheduler, torch.optim.lr_scheduler._LRScheduler):\n    pass\n" * 2
+    ),
     "detectron2/data/common.py": "cur_idx = self._rng.sample(self._fallback_candidates, k=1)[0]\n",
 }
 
@@ -63,7 +62,8 @@ def test_each_fix_applied_its_expected_number_of_times(tmp_path):
     assert len(done) == 8  # seven fixes, the fourth in two parts
 
     masks = (root / "detectron2/structures/masks.py").read_text()
-    assert "np.bool" not in masks and "dtype=np.int)" not in masks and "dtype=np.float)" not in masks
+    assert "np.bool" not in masks
+    assert "dtype=np.int)" not in masks and "dtype=np.float)" not in masks
     assert "np.float32" in masks and "np.int_" in masks  # real dtypes stay
     zoo = (root / "detectron2/model_zoo/model_zoo.py").read_text()
     assert "pkg_resources" not in zoo and "importlib.resources.files" in zoo
@@ -122,4 +122,5 @@ def test_fixes_match_the_real_sdist(tmp_path):
         for path in inst._files_of(root, fix):
             py_compile.compile(str(path), doraise=True)
     with tarfile.open(SDIST) as tar:
-        assert any(name.endswith("projects/PointRend/point_rend/__init__.py") for name in tar.getnames())
+        names = tar.getnames()
+    assert any(name.endswith("projects/PointRend/point_rend/__init__.py") for name in names)

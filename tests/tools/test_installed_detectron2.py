@@ -62,7 +62,8 @@ def test_loader_survives_a_mapper_returning_none():  # fix 7
         return None if d["index"] == 3 else d
 
     loader = build_detection_train_loader(
-        dataset=dataset, mapper=mapper, total_batch_size=2, num_workers=0, aspect_ratio_grouping=False
+        dataset=dataset, mapper=mapper, total_batch_size=2, num_workers=0,
+        aspect_ratio_grouping=False,
     )
     seen = set()
     for i, batch in enumerate(loader):

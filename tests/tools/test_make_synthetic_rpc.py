@@ -1,20 +1,13 @@
 """tools/make_synthetic_rpc.py: generate a tiny set, refuse to overwrite it, preview it."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "make_synthetic_rpc.py")
-
-
 @pytest.fixture(scope="module")
-def tool():
-    spec = importlib.util.spec_from_file_location("make_synthetic_rpc", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool(load_tool):
+    return load_tool("make_synthetic_rpc")
 
 
 def test_cli_generate_and_preview(tool, tmp_path, capsys):

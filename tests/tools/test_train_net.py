@@ -1,5 +1,4 @@
 """tools/train_net.py trains, checkpoints, resumes and evaluates a tiny model on CPU."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,15 +7,8 @@ from detectron2.engine import default_argument_parser
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_train_net():
-    spec = importlib.util.spec_from_file_location("train_net", REPO / "tools" / "train_net.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_two_iterations_then_eval_only(tiny_coco, tiny_rcnn_opts, tmp_path):
-    train_net = _load_train_net()
+def test_two_iterations_then_eval_only(load_tool, tiny_coco, tiny_rcnn_opts, tmp_path):
+    train_net = load_tool("train_net")
     opts = tiny_rcnn_opts(tiny_coco, tmp_path)
     args = default_argument_parser().parse_args(
         ["--config-file", str(REPO / "configs" / "Base-DPSNet.yaml"), *opts]

@@ -38,7 +38,7 @@ def test_catalogue_deterministic_grouped_with_twins():
 
 
 def test_pose_pruning_has_views_to_drop():
-    """R(k, v) = A(k, v) / max_v A(k, v): edge-on views fall below 0.45, the natural view does not."""
+    """R(k, v) = A(k, v) / max_v A(k, v): edge-on views fall below 0.45, natural ones do not."""
     catalogue = make_catalogue(20, 0)
     views = train_viewpoints(12)
     below = 0
