@@ -77,6 +77,17 @@ def _annotation(ann_id, image_id, category_id, bbox, area, segmentation):
     }
 
 
+def _image_entry(image_id, record, **extra):
+    entry = {
+        "id": image_id,
+        "file_name": record["file_name"],
+        "width": record["width"],
+        "height": record["height"],
+    }
+    entry.update(extra)
+    return entry
+
+
 def build_train_json(records, catalogue, info):
     """
     Args:
@@ -89,14 +100,7 @@ def build_train_json(records, catalogue, info):
     """
     images, annotations = [], []
     for image_id, r in enumerate(records, start=1):
-        images.append(
-            {
-                "id": image_id,
-                "file_name": r["file_name"],
-                "width": r["width"],
-                "height": r["height"],
-            }
-        )
+        images.append(_image_entry(image_id, r))
         w, h = r["bbox"][2], r["bbox"][3]
         annotations.append(
             _annotation(len(annotations) + 1, image_id, r["sku_id"], r["bbox"], w * h, [])
@@ -120,15 +124,7 @@ def build_checkout_json(records, catalogue, info):
     """
     images, annotations = [], []
     for image_id, r in enumerate(records, start=1):
-        images.append(
-            {
-                "id": image_id,
-                "file_name": r["file_name"],
-                "width": r["width"],
-                "height": r["height"],
-                "level": r["level"],
-            }
-        )
+        images.append(_image_entry(image_id, r, level=r["level"]))
         for inst in r["instances"]:
             sku_id = catalogue[inst["category_index"]].sku_id
             annotations.append(
