@@ -15,10 +15,17 @@ true counts of class k in image i; a detection counts when ``score >= t``.
 * mCIoU = mean over classes k of  sum_i min(P, G)[i, k] / sum_i max(P, G)[i, k]
 * count_acc (ours, not official) = #{i : sum_k P[i, k] == sum_k G[i, k]} / N
 
-Classes with no ground truth in the evaluated images (the official mean divides by zero and
-returns NaN or inf): mCCD and mCIoU are means over the classes *with* ground truth only; a
-class predicted without ground truth ("phantom") still counts in cAcc, ACD and count_acc and is
-reported in ``phantom_classes``. With no ground-truth object at all, mCCD and mCIoU are None.
+Classes with no ground truth in the evaluated images. The official tool divides by K and sums
+per-class ratios, so a class with neither ground truth nor prediction (0 / 0) makes mCCD and
+mCIoU NaN, and a class predicted without ground truth (a "phantom") makes mCCD inf while its
+IoU is a well-defined 0. Here:
+
+* mCIoU is the mean over the classes with ground truth *or* a prediction: a phantom counts as
+  IoU 0, a class with neither is left out. Whenever the official value is finite it is this one.
+* mCCD is the mean over the classes with ground truth (the only ones where it is finite); with
+  phantoms the official value is inf, so ``phantom_classes`` reports how many were left out.
+* With no ground-truth object at all, mCCD is None; mCIoU is None when there is no ground truth
+  and no prediction either.
 
 Which images form N: with ``drop_undetected=False`` (our fixed mode) every image. The official
 tool builds its count vectors in a dict keyed only by images that have a detection >= t, so an
@@ -171,6 +178,7 @@ class CountTable:
         class_max = np.bincount(cls, weights=np.maximum(pr, gt), minlength=k)
         class_pred = np.bincount(cls, weights=pr, minlength=k)
         present = class_gt > 0
+        defined = class_max > 0  # ground truth or a prediction: the IoU is 0/0 otherwise
 
         total_pred = np.bincount(self.cell_image, weights=pred, minlength=n_all)
         total_gt = np.bincount(self.cell_image, weights=self.gt, minlength=n_all)
@@ -178,7 +186,7 @@ class CountTable:
             "cAcc": np.count_nonzero(evaluated & ~wrong) / num if num else 0.0,
             "ACD": float(dk.sum()) / num if num else 0.0,
             "mCCD": _mean_ratio(class_cd, class_gt, present),
-            "mCIoU": _mean_ratio(class_min, class_max, present),
+            "mCIoU": _mean_ratio(class_min, class_max, defined),
             "count_acc": float(np.mean(total_pred == total_gt)) if n_all else 0.0,
             "num_images": num,
             "images_dropped": n_all - num,

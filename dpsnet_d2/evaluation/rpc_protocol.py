@@ -46,9 +46,10 @@ NOTES = (
     "A detection counts when score >= threshold. Sweep rows follow the official tool, which "
     "leaves images without any detection >= threshold out of cAcc/ACD/mCCD/mCIoU "
     "(images_dropped); fixed and density rows count every image.",
-    "mCCD and mCIoU are means over the classes with ground truth in the level (the official "
-    "formula divides by zero for the others); classes predicted without ground truth "
-    "(phantom_classes) count in cAcc, ACD and count_acc.",
+    "Classes without ground truth in a level: mCIoU averages the classes with ground truth or a "
+    "prediction (a class predicted without ground truth, a phantom, has IoU 0; the official "
+    "value whenever it is finite); mCCD averages the classes with ground truth (the official "
+    "value is inf with phantoms, NaN when a class has neither).",
     "averaged: all evaluated images together (as the official tool), not the mean of the levels.",
     "count_acc (not official): share of images whose class-agnostic total is right (detections "
     ">= threshold, or round(sum of density counts) for the density row).",
@@ -255,9 +256,9 @@ def build_report(levels, history, ap=None, *, dataset="", num_channels=None, num
                              "no detection >= threshold and are left out (official treatment).")
             if m.get("phantom_classes"):
                 notes.append(f"{where}: {m['phantom_classes']} classes predicted without ground "
-                             "truth.")
+                             "truth: IoU 0 in mCIoU, left out of mCCD (official: inf).")
             if "cAcc" in m and m.get("mCCD") is None:
-                notes.append(f"{where}: no ground-truth object, mCCD and mCIoU are undefined.")
+                notes.append(f"{where}: no ground-truth object, mCCD is undefined.")
     if not any("fixed" in modes for modes in levels.values()):
         notes.append("No fixed threshold given: fixed rows omitted.")
     if num_channels is not None and num_channels != num_classes:

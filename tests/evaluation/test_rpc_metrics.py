@@ -80,18 +80,21 @@ def test_official_image_set_drops_images_without_detection():
 
 
 def test_class_absent_in_ground_truth_is_a_phantom_not_a_nan():
-    # C never in the ground truth but predicted once: ACD / cAcc see it; mCCD / mCIoU average A, B.
+    # C never in the ground truth but predicted once: ACD / cAcc see it; mCCD averages A, B (the
+    # official value is inf); mCIoU counts C's IoU 0 / 1 = 0 as the official tool: (1 + 1 + 0) / 3.
     t = table([[A], [B]], [[(A, 0.9), (C, 0.9)], [(B, 0.9)]])
     m = t.metrics_at(0.5)
     assert m["phantom_classes"] == 1 and m["classes_with_gt"] == 2
-    assert (m["cAcc"], m["ACD"], m["mCCD"], m["mCIoU"]) == (0.5, 0.5, 0.0, 1.0)
+    assert (m["cAcc"], m["ACD"], m["mCCD"]) == (0.5, 0.5, 0.0)
+    assert m["mCIoU"] == pytest.approx(2 / 3)
     assert all(math.isfinite(m[k]) for k in ("cAcc", "ACD", "mCCD", "mCIoU"))
 
 
 def test_no_ground_truth_at_all_gives_none_not_nan():
     t = table([[], []], [[(A, 0.9)], []])
     m = t.metrics_at(0.5)
-    assert m["mCCD"] is None and m["mCIoU"] is None
+    assert m["mCCD"] is None and m["mCIoU"] == 0.0  # A predicted, never true: IoU 0
+    assert table([[], []], [[], []]).metrics_at(0.5)["mCIoU"] is None
     assert (m["cAcc"], m["ACD"], m["phantom_classes"]) == (0.5, 0.5, 1)
 
 

@@ -82,15 +82,21 @@ def _compare_with_official(report, expected):
         assert row["mmAP"] / 100 == pytest.approx(ref["mmAP"], abs=1e-12), level
 
 
-def test_same_numbers_as_rpctool_on_a_stored_case(load_tool, tmp_path):
-    # Expected numbers: rpctool 0.1.6 through tests/evaluation/rpctool_reference.py. The case has
-    # score ties, images without detections above the chosen threshold (which rpctool drops) and
-    # a class absent from a level (rpctool: NaN).
-    report = load_tool("evaluate_rpc").main([str(DATA / "rpctool_case_bbox_results.json"),
-                               str(DATA / "rpctool_case_instances.json"),
-                               "--output-dir", str(tmp_path)])
-    expected = json.loads((DATA / "rpctool_case_expected.json").read_text())
-    assert report["levels"]["averaged"]["sweep"]["images_dropped"] > 0
+@pytest.mark.parametrize("case", ["rpctool_case", "rpctool_phantom"])
+def test_same_numbers_as_rpctool_on_a_stored_case(load_tool, tmp_path, case):
+    # Expected numbers: rpctool 0.1.6 through tests/evaluation/rpctool_reference.py.
+    # rpctool_case has score ties, images without detections above the chosen threshold (which
+    # rpctool drops) and a class absent from a level (rpctool: NaN). rpctool_phantom has a class
+    # predicted without ground truth in "easy" (rpctool: mCCD inf, mCIoU finite, IoU 0).
+    report = load_tool("evaluate_rpc").main([str(DATA / f"{case}_bbox_results.json"),
+                                             str(DATA / f"{case}_instances.json"),
+                                             "--output-dir", str(tmp_path)])
+    expected = json.loads((DATA / f"{case}_expected.json").read_text())
+    if case == "rpctool_case":
+        assert report["levels"]["averaged"]["sweep"]["images_dropped"] > 0
+    else:
+        assert report["levels"]["easy"]["sweep"]["phantom_classes"] == 1
+        assert expected["easy"]["mCIoU"] == 0.5
     _compare_with_official(report, expected)
 
 
