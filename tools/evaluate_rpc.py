@@ -18,13 +18,11 @@ import os
 import numpy as np
 from detectron2.utils.logger import setup_logger
 
-from dpsnet_d2.evaluation.rpc_coco import coco_ap_per_level, coco_from_dict
+from dpsnet_d2.evaluation.rpc_coco import coco_from_dict, rpc_report
 from dpsnet_d2.evaluation.rpc_protocol import (
     Detections,
     RPCGroundTruth,
-    build_report,
-    evaluate_counts,
-    report_table,
+    report_text,
     write_json_atomic,
 )
 
@@ -45,7 +43,8 @@ def detections_from_results(results, gt, *, source):
     image_ids, classes, boxes, scores = [], [], [], []
     for j, r in enumerate(results):
         if not (isinstance(r, dict) and {"image_id", "category_id", "bbox", "score"} <= r.keys()
-                and len(r["bbox"]) == 4 and r["category_id"] in category):
+                and isinstance(r["bbox"], (list, tuple)) and len(r["bbox"]) == 4
+                and r["category_id"] in category):
             raise ValueError(f"{source}: record {j} is not a result with image_id, a known "
                              f"category_id (one of the ground truth's), bbox [x, y, w, h] and "
                              f"score: {r!r}")
@@ -83,22 +82,18 @@ def main(argv=None):
     results = _load_json(args.results)
     gt = RPCGroundTruth.from_coco_dict(gt_dict, source=args.ground_truth)
     det = detections_from_results(results, gt, source=args.results)
-    levels, history = evaluate_counts(gt, det, score_threshold=args.threshold)
-    ap = None
-    if not args.no_map:
-        buckets = {name: gt.image_ids[idx] for name, idx in gt.buckets()}
-        ap = coco_ap_per_level(coco_from_dict(gt_dict), results, buckets)
-    report = build_report(levels, history, ap, dataset=os.path.basename(args.ground_truth),
-                          num_classes=gt.num_classes)
-
+    report = rpc_report(
+        gt, det, dataset=os.path.basename(args.ground_truth), score_threshold=args.threshold,
+        coco_gt=None if args.no_map else coco_from_dict(gt_dict), results=results,
+    )
     output_dir = args.output_dir or os.path.dirname(os.path.abspath(args.results))
     write_json_atomic(os.path.join(output_dir, "rpc_results.json"), report)
-    print(report_table(report))
-    print("sweep thresholds: " + ", ".join(
-        f"{r['level']} {r['threshold']:.4f}" for r in report["rows"] if r["method"] == "sweep"))
-    print("\n".join(f"- {n}" for n in report["notes"]))
+    print(report_text(report))
     return report
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as e:  # bad input: the message names the file and the record
+        raise SystemExit(f"error: {e}") from None

@@ -23,9 +23,9 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .rpc_protocol import AVERAGED
+from .rpc_protocol import AVERAGED, build_report, evaluate_counts
 
-__all__ = ["coco_from_dict", "coco_results", "coco_ap_per_level"]
+__all__ = ["coco_from_dict", "coco_results", "coco_ap_per_level", "rpc_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,6 @@ def coco_ap_per_level(coco_gt, results, levels):
         eval_imgs = np.empty(len(evaluator.evalImgs), dtype=object)
         eval_imgs[:] = evaluator.evalImgs
         per_part[name] = (np.asarray(params.imgIds, dtype=np.int64), eval_imgs.reshape(shape))
-        del evaluator
         if name:
             ap50, mmap = _accumulate(coco_gt, coco_dt, params, *per_part[name])
             out[name] = {"mAP50": ap50, "mmAP": mmap}
@@ -173,3 +172,33 @@ def coco_ap_per_level(coco_gt, results, levels):
         ap50, mmap = _accumulate(coco_gt, coco_dt, params, ids[order], eval_imgs)
         out[AVERAGED] = {"mAP50": ap50, "mmAP": mmap}
     return {name: out[name] for name in levels}
+
+
+def rpc_report(gt, det, *, dataset, score_threshold=None, counts=None, coco_gt=None,
+               results=None):
+    """
+    The whole RPC report of one set of predictions: count metrics per level and threshold mode
+    (:func:`.rpc_protocol.evaluate_counts`) and, when ``coco_gt`` is given, COCO AP per level.
+
+    Args:
+        gt (RPCGroundTruth): N images.
+        det (Detections): D detections on them.
+        dataset (str): name shown in the report.
+        score_threshold (float or None): threshold of the ``fixed`` mode.
+        counts: (N, C) density counts or None.
+        coco_gt (COCO or None): ground truth for mAP50 / mmAP; None skips them.
+        results (list or None): COCO result records of ``det``; default :func:`coco_results`.
+    Returns:
+        the report dict of :func:`.rpc_protocol.build_report`.
+    """
+    levels, history = evaluate_counts(gt, det, score_threshold=score_threshold, counts=counts)
+    ap = None
+    if coco_gt is not None:
+        results = coco_results(gt, det) if results is None else results
+        logger.info(f"RPC evaluation: COCO AP of {len(results)} detections on {gt.num_images} "
+                    "images (pycocotools; skip it with compute_map=False / --no-map)")
+        buckets = {name: gt.image_ids[idx] for name, idx in gt.buckets()}
+        ap = coco_ap_per_level(coco_gt, results, buckets)
+    num_channels = None if counts is None else counts.shape[1]
+    return build_report(levels, history, ap, dataset=dataset, num_channels=num_channels,
+                        num_classes=gt.num_classes)

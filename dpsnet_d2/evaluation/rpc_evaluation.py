@@ -21,14 +21,12 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
-from .rpc_coco import coco_ap_per_level, coco_from_dict, coco_results
+from .rpc_coco import coco_from_dict, coco_results, rpc_report
 from .rpc_protocol import (
     Detections,
     RPCGroundTruth,
-    build_report,
-    evaluate_counts,
     report_metrics,
-    report_table,
+    report_text,
     write_json_atomic,
 )
 
@@ -107,11 +105,7 @@ class RPCEvaluator(DatasetEvaluator):
         report = self._evaluate(predictions)
         self._logger.info(
             f"RPC evaluation of {self._dataset_name} ({len(predictions)} images, "
-            f"{time.perf_counter() - start:.1f} s):\n{report_table(report)}\n"
-            + "sweep thresholds: "
-            + ", ".join(f"{r['level']} {r['threshold']:.4f}"
-                        for r in report["rows"] if r["method"] == "sweep")
-            + "\nNotes:\n" + "\n".join(f"- {n}" for n in report["notes"])
+            f"{time.perf_counter() - start:.1f} s):\n{report_text(report)}"
         )
         if self._output_dir:
             write_json_atomic(os.path.join(self._output_dir, "rpc_results.json"), report)
@@ -153,22 +147,13 @@ class RPCEvaluator(DatasetEvaluator):
         gt = gt_all.subset(index)  # gt image j = predictions[j]
         det = _detections(predictions, gt.num_classes, source)
         counts = _counts(predictions, source)
-        levels, history = evaluate_counts(
-            gt, det, score_threshold=self._score_threshold, counts=counts
-        )
         results = coco_results(gt, det) if self._output_dir or self._compute_map else []
         if self._output_dir:
-            PathManager.mkdirs(self._output_dir)
             write_json_atomic(os.path.join(self._output_dir, "bbox_results.json"), results)
-        ap = None
-        if self._compute_map:
-            self._logger.info(f"RPC evaluation: COCO AP of {len(results)} detections on "
-                              f"{gt.num_images} images (pycocotools; compute_map=False skips it)")
-            buckets = {name: gt.image_ids[idx] for name, idx in gt.buckets()}
-            ap = coco_ap_per_level(self._coco_gt(), results, buckets)
-        return build_report(
-            levels, history, ap, dataset=self._dataset_name,
-            num_channels=None if counts is None else counts.shape[1], num_classes=gt.num_classes,
+        return rpc_report(
+            gt, det, dataset=self._dataset_name, score_threshold=self._score_threshold,
+            counts=counts, coco_gt=self._coco_gt() if self._compute_map else None,
+            results=results,
         )
 
 

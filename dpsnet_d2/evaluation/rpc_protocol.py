@@ -27,7 +27,7 @@ from .rpc_metrics import CountTable, official_sweep
 
 __all__ = [
     "LEVELS", "AVERAGED", "COLUMNS", "RPCGroundTruth", "Detections", "evaluate_counts",
-    "build_report", "report_table", "report_metrics", "write_json_atomic",
+    "build_report", "report_table", "report_text", "report_metrics", "write_json_atomic",
 ]
 
 LEVELS = ("easy", "medium", "hard")
@@ -286,6 +286,14 @@ def report_table(report):
                     disable_numparse=True)
 
 
+def report_text(report):
+    """The table, the sweep's thresholds per level and the notes of a report, for the log."""
+    sweep = ", ".join(f"{r['level']} {r['threshold']:.4f}"
+                      for r in report["rows"] if r["method"] == "sweep")
+    notes = "\n".join(f"- {n}" for n in report["notes"])
+    return f"{report_table(report)}\nsweep thresholds: {sweep}\nNotes:\n{notes}"
+
+
 def report_metrics(report):
     """Flat ``{"level/method/metric": float, "level/mAP50": float, ...}`` for Detectron2; metrics
     that are None (undefined) are left out."""
@@ -302,11 +310,17 @@ def report_metrics(report):
 
 
 def write_json_atomic(path, obj):
-    """Write ``obj`` as JSON to ``path`` through a temporary file in the same folder."""
+    """
+    Write ``obj`` as JSON to ``path`` through a temporary file in the same folder (a reader never
+    sees a half-written file); the file gets the usual permissions (0666 less the umask).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(obj))  # dumps uses the C encoder, dump does not
         os.replace(tmp, path)
