@@ -3,6 +3,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,9 @@ def test_cli_prints_table_and_writes_beside_results(load_tool, tmp_path, capsys)
     assert len(table) == 2 + 6  # header, rule, (easy, hard, averaged) x (sweep, fixed)
     written = json.loads((tmp_path / "res" / "rpc_results.json").read_text())
     assert written["rows"] == report["rows"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "res" / "rpc_results.json").stat().st_mode & 0o777 == 0o666 & ~umask
     rows = {(r["level"], r["method"]): r for r in report["rows"]}
     # hard: the category-7 box scores 0.4 < 0.5
     assert rows["hard", "fixed"]["cAcc"] == 0.0 and rows["hard", "fixed"]["ACD"] == 1.0
@@ -59,6 +63,17 @@ def test_cli_rejects_bad_records(load_tool, tmp_path):
     with pytest.raises(ValueError, match=r"bbox_results.json: record 1 .*known category_id"):
         load_tool("evaluate_rpc").main([results, gt, "--output-dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_exits_with_one_line_on_bad_input(tmp_path):
+    results, gt = _write_tiny(tmp_path)
+    records = json.loads(Path(results).read_text())
+    records[1]["bbox"] = 5
+    Path(results).write_text(json.dumps(records))
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "evaluate_rpc.py"), results, gt],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "bbox_results.json: record 1 is not a result" in run.stderr.splitlines()[-1]
 
 
 def _compare_with_official(report, expected):
