@@ -1,24 +1,15 @@
 """The detectron2 installer: its source fixes on a fake sdist tree and on the real one."""
-import importlib.util
 import py_compile
 import tarfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 
+@pytest.fixture
+def inst(load_tool):
+    return load_tool("install_detectron2")
 
-def _load_installer():
-    spec = importlib.util.spec_from_file_location(
-        "install_detectron2", REPO / "tools" / "install_detectron2.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-inst = _load_installer()
 
 # One file per fix target, holding exactly the lines each fix expects (as in detectron2 0.6).
 FAKE_SOURCES = {
@@ -55,7 +46,7 @@ def snapshot(root):
     return {p: p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
 
 
-def test_each_fix_applied_its_expected_number_of_times(tmp_path):
+def test_each_fix_applied_its_expected_number_of_times(inst, tmp_path):
     root = make_fake_tree(tmp_path)
     done = inst.apply_fixes(root)
     assert done == {fix.name: fix.count for fix in inst.FIXES}
@@ -75,14 +66,14 @@ def test_each_fix_applied_its_expected_number_of_times(tmp_path):
         py_compile.compile(str(root / rel), doraise=True)
 
 
-def test_fixes_fail_loudly_when_applied_twice(tmp_path):
+def test_fixes_fail_loudly_when_applied_twice(inst, tmp_path):
     root = make_fake_tree(tmp_path)
     inst.apply_fixes(root)
     with pytest.raises(inst.PatchError, match="expected 4 match"):
         inst.apply_fixes(root)
 
 
-def test_missing_pattern_raises_and_writes_nothing(tmp_path):
+def test_missing_pattern_raises_and_writes_nothing(inst, tmp_path):
     root = make_fake_tree(tmp_path)
     (root / "detectron2/data/common.py").write_text("cur_idx = 0\n")
     before = snapshot(root)
@@ -91,7 +82,7 @@ def test_missing_pattern_raises_and_writes_nothing(tmp_path):
     assert snapshot(root) == before
 
 
-def test_extra_match_raises(tmp_path):
+def test_extra_match_raises(inst, tmp_path):
     root = make_fake_tree(tmp_path)
     path = root / "detectron2/data/transforms/transform.py"
     path.write_text(path.read_text() + "y = Image.LINEAR\n")
@@ -99,7 +90,7 @@ def test_extra_match_raises(tmp_path):
         inst.apply_fixes(root)
 
 
-def test_written_setup_py_is_python_only(tmp_path):
+def test_written_setup_py_is_python_only(inst, tmp_path):
     (tmp_path / "pb1_detectron2.egg-info").mkdir()
     inst.write_setup_py(tmp_path)
     text = (tmp_path / "setup.py").read_text()
@@ -109,18 +100,17 @@ def test_written_setup_py_is_python_only(tmp_path):
     assert not (tmp_path / "pb1_detectron2.egg-info").exists()
 
 
-SDIST = Path.home() / ".cache" / "dpsnet_d2" / inst.SDIST_NAME
-
-
-@pytest.mark.skipif(not SDIST.exists(), reason="the sdist is cached by `make setup`")
-def test_fixes_match_the_real_sdist(tmp_path):
-    assert inst.sha256_of(SDIST) == inst.SDIST_SHA256
-    root = inst.unpack(SDIST, tmp_path)
+def test_fixes_match_the_real_sdist(inst, tmp_path):
+    sdist = Path.home() / ".cache" / "dpsnet_d2" / inst.SDIST_NAME
+    if not sdist.exists():
+        pytest.skip("the sdist is cached by `make setup`")
+    assert inst.sha256_of(sdist) == inst.SDIST_SHA256
+    root = inst.unpack(sdist, tmp_path)
     done = inst.apply_fixes(root)
     assert done == {fix.name: fix.count for fix in inst.FIXES}
     for fix in inst.FIXES:
         for path in inst._files_of(root, fix):
             py_compile.compile(str(path), doraise=True)
-    with tarfile.open(SDIST) as tar:
+    with tarfile.open(sdist) as tar:
         names = tar.getnames()
     assert any(name.endswith("projects/PointRend/point_rend/__init__.py") for name in names)
