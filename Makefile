@@ -32,4 +32,5 @@ demo: setup
 	$(PY) tools/demo.py $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	@# only the default environment: a VENV= of your own is never removed
+	rm -rf .venv build *.egg-info

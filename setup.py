@@ -15,7 +15,7 @@ setup(
     long_description=(here / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.8",
+    python_requires=">=3.9",
     packages=find_packages(include=("dpsnet_d2", "dpsnet_d2.*")),
     # detectron2 is not on PyPI: install it first (tools/install_detectron2.py or an official build)
     install_requires=[
