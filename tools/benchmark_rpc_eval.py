@@ -76,7 +76,7 @@ def coco_dict(dicts, num_classes):
     return {"images": images, "annotations": anns, "categories": categories}
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -84,7 +84,7 @@ def main():
     parser.add_argument("--dets-per-image", type=int, default=20)
     parser.add_argument("--num-classes", type=int, default=200)
     parser.add_argument("--skip-map", action="store_true", help="skip the run with COCO AP")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
 
@@ -104,7 +104,9 @@ def main():
                                 distributed=False, compute_map=False)
         full = RPCEvaluator(name, os.path.join(out, "full"), score_threshold=0.5,
                             distributed=False)
-        counting.ground_truth(), full.ground_truth()  # the dataset is read once, outside timings
+        # the dataset is read once, outside the timings
+        counting.ground_truth()
+        full.ground_truth()
         t_process = 0.0
         for d, o in zip(dicts, outputs):
             start = time.perf_counter()
@@ -123,6 +125,7 @@ def main():
             line += f"; evaluate with mAP (pycocotools) {time.perf_counter() - start:.1f} s"
             line += f" [averaged mAP50 {results['averaged/mAP50']:.1f}]"
     print(line + f" [averaged sweep cAcc {results['averaged/sweep/cAcc']:.2f}]")
+    return 0
 
 
 if __name__ == "__main__":
