@@ -59,6 +59,13 @@ NOTES = (
 )
 
 
+def reindex(num, indices):
+    """(num,) int64: position of each of ``num`` items in ``indices`` (L,), -1 where absent."""
+    new = np.full(num, -1, dtype=np.int64)
+    new[indices] = np.arange(len(indices))
+    return new
+
+
 @dataclass(frozen=True)
 class RPCGroundTruth:
     """Object classes of N images with levels; classes are contiguous 0..K-1."""
@@ -156,8 +163,7 @@ class RPCGroundTruth:
     def subset(self, indices):
         """The ground truth of images ``indices`` (L,), in that order."""
         indices = np.asarray(indices, dtype=np.int64)
-        new = np.full(self.num_images, -1, dtype=np.int64)
-        new[indices] = np.arange(len(indices))
+        new = reindex(self.num_images, indices)
         keep = new[self.gt_image] >= 0
         return RPCGroundTruth(self.image_ids[indices], self.levels[indices],
                               new[self.gt_image[keep]], self.gt_class[keep], self.category_ids)
@@ -199,8 +205,7 @@ def evaluate_counts(gt, det, *, score_threshold=None, counts=None):
     per_class = counts is not None and counts.shape[1] == gt.num_classes
     for name, idx in gt.buckets():
         sub = gt.subset(idx)
-        new = np.full(gt.num_images, -1, dtype=np.int64)
-        new[idx] = np.arange(len(idx))
+        new = reindex(gt.num_images, idx)
         d = new[det.image] >= 0
         rounded = np.rint(counts[idx]) if per_class else np.zeros((len(idx), 0))  # (n, K) or empty
         pred_image, pred_class = np.nonzero(rounded)
@@ -222,6 +227,7 @@ def evaluate_counts(gt, det, *, score_threshold=None, counts=None):
                 pred = table.scatter(pred_image, pred_class, rounded[pred_image, pred_class])
                 view.update(table.metrics(pred))
             total_gt = np.bincount(sub.gt_image, minlength=sub.num_images)
+            # count_acc of the density row rounds the total, not the sum of rounded channels
             view["count_acc"] = float(np.mean(np.rint(counts[idx].sum(axis=1)) == total_gt))
             rows["density"] = view
         levels[name] = rows
