@@ -25,7 +25,8 @@ __all__ = ["DPSNet"]
 class DPSNet(GeneralizedRCNN):
     """
     GeneralizedRCNN (backbone, RPN, ROI heads) plus a density head on one backbone feature.
-    With ``density_head=None`` it is exactly a Faster R-CNN (MODEL.DENSITY_HEAD.ENABLED False).
+    With ``density_head=None`` (MODEL.DENSITY_HEAD.ENABLED False) it is Faster R-CNN on the
+    BiPyramid neck; add MODEL.BIPYRAMID.FUSION_ON False for the plain FPN baseline.
     """
 
     @configurable
