@@ -55,7 +55,8 @@ def add_dpsnet_config(cfg):
     # Weight of loss_density in the total loss.
     cfg.MODEL.DENSITY_HEAD.LOSS_WEIGHT = 1.0
     # Learning-rate multiplier of the density head's parameters (published: much smaller than
-    # the rest of the network).
+    # the rest of the network). It applies to the density head only: the neck's counting fusion
+    # (backbone.count_fusion) trains at the base LR.
     cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER = 0.1
     # Ground-truth density maps are multiplied by this constant before the L2 loss (each object
     # then integrates to TARGET_SCALE in the target; predicted counts are divided by it again).

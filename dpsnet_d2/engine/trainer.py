@@ -12,7 +12,6 @@ from detectron2.solver.build import (
 )
 
 from ..data import DPSNetDatasetMapper
-
 from ..evaluation import RPCEvaluator
 
 __all__ = ["DPSNetTrainer", "TRAIN_MAPPERS", "build_train_mapper"]
@@ -53,7 +52,14 @@ class DPSNetTrainer(DefaultTrainer):
 
     @classmethod
     def build_optimizer(cls, cfg, model):
-        """Detectron2's SGD; parameters of ``model.density_head`` get LR x LR_MULTIPLIER."""
+        """
+        Detectron2's SGD; parameters of ``model.density_head`` get LR x LR_MULTIPLIER.
+
+        The multiplier applies to the density head only: the neck's counting fusion
+        (``backbone.count_fusion``), which only the counting view uses, trains at the base LR
+        like the rest of the backbone. Weight decay, bias and norm settings are Detectron2's
+        in both groups.
+        """
         solver = cfg.SOLVER
         kwargs = {
             "weight_decay_norm": solver.WEIGHT_DECAY_NORM,
