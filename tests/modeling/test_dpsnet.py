@@ -57,6 +57,14 @@ def test_missing_density_targets_is_a_clear_error(tiny_dpsnet_cfg, tiny_coco):
         _losses(model, batch)
 
 
+@pytest.mark.parametrize(
+    "feature,message", [("p9", "IN_FEATURE='p9' is not an output"), ("p4", "has stride 16")]
+)
+def test_density_feature_is_checked(tiny_dpsnet_cfg, feature, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.IN_FEATURE", feature))
+
+
 @pytest.mark.parametrize("mode,channels", [("agnostic", 1), ("category", 3)])
 def test_inference_outputs(tiny_dpsnet_cfg, tiny_coco, mode, channels):
     torch.manual_seed(0)

@@ -43,7 +43,8 @@ class DPSNet(GeneralizedRCNN):
         Args:
             density_head: maps backbone feature ``density_in_feature`` to N x C x h' x w'
                 non-negative density; None: no counting view.
-            density_in_feature: name of the backbone output the density head reads.
+            density_in_feature: name of the backbone output the density head reads (checked
+                by :meth:`from_config`, which needs its shape to build the head).
             density_loss_weight: weight of ``loss_density``.
             density_target_scale: ground-truth densities are multiplied by it for the loss;
                 predictions are divided by it at inference (so they are in objects).
@@ -54,14 +55,6 @@ class DPSNet(GeneralizedRCNN):
         self.density_in_feature = density_in_feature
         self.density_loss_weight = density_loss_weight
         self.density_target_scale = density_target_scale
-        if density_head is not None:
-            shapes = self.backbone.output_shape()
-            if density_in_feature not in shapes:
-                raise ValueError(
-                    f"MODEL.DENSITY_HEAD.IN_FEATURE={density_in_feature!r} is not a backbone "
-                    f"output ({sorted(shapes)})"
-                )
-            self.density_stride = shapes[density_in_feature].stride
 
     @classmethod
     def from_config(cls, cfg):
@@ -205,7 +198,7 @@ class DPSNet(GeneralizedRCNN):
             outputs.append({"instances": detector_postprocess(result, height, width)})
         if self.density_head is not None:
             pred = self.density_head(features[self.density_in_feature]) / self.density_target_scale
-            s = self.density_stride
+            s = self.backbone.output_shape()[self.density_in_feature].stride
             for output, density, (h, w) in zip(outputs, pred, images.image_sizes):
                 density = density[:, : -(-h // s), : -(-w // s)]
                 output["density"] = density
