@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import GeneralizedRCNN, build_model
@@ -63,6 +64,28 @@ def test_missing_density_targets_is_a_clear_error(tiny_dpsnet_cfg, tiny_coco):
 def test_density_feature_is_checked(tiny_dpsnet_cfg, feature, message):
     with pytest.raises(ValueError, match=message):
         build_model(tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.IN_FEATURE", feature))
+
+
+class _OnesHead(nn.Module):
+    """A density head predicting 1 in every cell of the (padded) map, one channel."""
+
+    def forward(self, features):
+        return features.new_ones(features.shape[0], 1, *features.shape[-2:])
+
+
+def test_count_error_is_logged_on_the_unpadded_map(tiny_dpsnet_cfg, tiny_coco):
+    cfg = tiny_dpsnet_cfg()  # TARGET_SCALE 10
+    model = build_model(cfg)
+    model.density_head = _OnesHead()
+    full, other = _batch(cfg, tiny_coco)  # 64 x 64: 8 x 8 maps
+    small = dict(other, image=other["image"][:, :40, :56], instances=other["instances"][:0])
+    small["density"] = torch.zeros(1, 5, 7)  # no object; the batch pads it to 8 x 8
+    with EventStorage() as storage:
+        model([full, small])
+        logged = storage.latest()["density/count_abs_error"][0]
+    # predicted counts: 8 * 8 / 10 on the full image, 5 * 7 / 10 on the small one (not 6.4)
+    expected = (abs(6.4 - full["density"].sum().item()) + 3.5) / 2
+    assert logged == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("mode,channels", [("agnostic", 1), ("category", 3)])

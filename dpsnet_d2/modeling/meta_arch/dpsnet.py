@@ -135,8 +135,20 @@ class DPSNet(GeneralizedRCNN):
             losses.update(self._density_losses(batched_inputs, features))
         return losses
 
-    def _density_losses(self, batched_inputs, features) -> Dict[str, torch.Tensor]:
-        """``{"loss_density"}`` from the "density" targets; logs the count error."""
+    def _density_losses(
+        self, batched_inputs: List[Dict[str, torch.Tensor]], features: Dict[str, torch.Tensor]
+    ) -> Dict[str, torch.Tensor]:
+        """
+        The density loss; logs ``density/count_abs_error`` (objects per image, summed over
+        channels, each prediction cropped to its target as at inference).
+
+        Args:
+            batched_inputs: as in :meth:`forward` (training), each with "density" C x h x w.
+            features: backbone outputs; ``features[density_in_feature]`` is N x D x h' x w'
+                (the padded batch, h' >= h, w' >= w).
+        Returns:
+            ``{"loss_density": scalar}``.
+        """
         if "density" not in batched_inputs[0]:
             raise KeyError(
                 "DPSNet's counting view needs 'density' in its training inputs: use "
@@ -152,9 +164,12 @@ class DPSNet(GeneralizedRCNN):
         target = pad_density_targets(targets, pred.shape[-2:], self.density_target_scale)
         loss = density_l2_loss(pred, target)
         with torch.no_grad():
-            count_error = (pred - target).sum(dim=(2, 3)).abs().sum(dim=1).mean()
+            errors = []
+            for p, t in zip(pred, targets):  # C x h' x w', C x h x w (unscaled)
+                counts = p[:, : t.shape[-2], : t.shape[-1]].sum(dim=(1, 2))
+                errors.append((counts / self.density_target_scale - t.sum(dim=(1, 2))).abs().sum())
             get_event_storage().put_scalar(
-                "density/count_abs_error", count_error.item() / self.density_target_scale
+                "density/count_abs_error", torch.stack(errors).mean().item()
             )
         return {"loss_density": loss * self.density_loss_weight}
 
