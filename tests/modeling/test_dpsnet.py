@@ -150,6 +150,27 @@ def test_density_head_off_is_faster_rcnn(tiny_dpsnet_cfg, tiny_coco):
     assert count(model) == count(reference)
 
 
+def test_fusion_off_with_the_counting_view_trains_and_infers(tiny_dpsnet_cfg, tiny_coco):
+    torch.manual_seed(0)
+    cfg = tiny_dpsnet_cfg("MODEL.BIPYRAMID.FUSION_ON", "False")
+    model = build_model(cfg)
+    assert not any("fusion" in name for name, _ in model.named_parameters())
+    batch = _batch(cfg, tiny_coco)
+    optimizer = DPSNetTrainer.build_optimizer(cfg, model)
+    before = model.density_head.predictor.weight.detach().clone()
+    losses = _losses(model, batch)
+    assert set(losses) == DETECTION_LOSSES | {"loss_density"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    optimizer.step()
+    assert not torch.equal(before, model.density_head.predictor.weight)
+    model.eval()
+    with torch.no_grad():
+        output = model([{"image": batch[0]["image"]}])[0]
+    assert set(output) == {"instances", "density", "counts"}
+    assert output["density"].shape == (1, 8, 8) and output["counts"].shape == (1,)
+
+
 def test_overfit_two_images_halves_the_loss(tiny_dpsnet_cfg, tiny_coco):
     torch.manual_seed(0)
     cfg = tiny_dpsnet_cfg("SOLVER.BASE_LR", "0.01")
