@@ -29,14 +29,16 @@ def add_dpsnet_config(cfg):
     cfg.MODEL.BIPYRAMID.FUSE_DIM = 32
     # Normalization of the fusion convolutions: "" (none), "GN", "BN", "SyncBN", "FrozenBN".
     cfg.MODEL.BIPYRAMID.NORM = ""
-    # Stride of the fused map that feeds the counting view (published: P3, stride 8).
+    # Stride of the fused map that feeds the counting view (published: P3, stride 8); it also
+    # sets the stride of the ground-truth density maps the dataset mapper builds.
     cfg.MODEL.BIPYRAMID.COUNT_STRIDE = 8
 
     # ---------------------------------------------------------------------------------------- #
     # Counting view: density head
     # ---------------------------------------------------------------------------------------- #
     cfg.MODEL.DENSITY_HEAD = CN()
-    # False: no counting view, DPSNet is a plain Faster R-CNN through the same code.
+    # False: no counting view, DPSNet is Faster R-CNN on the BiPyramid neck; add
+    # MODEL.BIPYRAMID.FUSION_ON False for the plain FPN baseline.
     cfg.MODEL.DENSITY_HEAD.ENABLED = True
     # Name of the head in DENSITY_HEAD_REGISTRY.
     cfg.MODEL.DENSITY_HEAD.NAME = "StandardDensityHead"
@@ -53,7 +55,8 @@ def add_dpsnet_config(cfg):
     # Weight of loss_density in the total loss.
     cfg.MODEL.DENSITY_HEAD.LOSS_WEIGHT = 1.0
     # Learning-rate multiplier of the density head's parameters (published: much smaller than
-    # the rest of the network).
+    # the rest of the network). It applies to the density head only: the neck's counting fusion
+    # (backbone.count_fusion) trains at the base LR.
     cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER = 0.1
     # Ground-truth density maps are multiplied by this constant before the L2 loss (each object
     # then integrates to TARGET_SCALE in the target; predicted counts are divided by it again).

@@ -7,7 +7,6 @@ from detectron2.config import get_cfg
 from dpsnet_d2 import add_dpsnet_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml"))
 
 
 def dpsnet_cfg():
@@ -32,13 +31,6 @@ def test_every_new_key_has_a_comment():
         stripped = line.strip()
         if stripped.startswith("cfg.") and "= CN()" not in stripped:
             assert lines[i - 1].strip().startswith("#"), f"config.py:{i + 1} has no comment"
-
-
-@pytest.mark.parametrize("path", CONFIGS)
-def test_shipped_configs_merge(path):
-    cfg = dpsnet_cfg()
-    cfg.merge_from_file(str(REPO / path))
-    assert cfg.MODEL.ROI_HEADS.NUM_CLASSES > 0
 
 
 def test_unknown_key_in_a_config_is_an_error(tmp_path):

@@ -23,26 +23,56 @@ import subprocess
 import sys
 import time
 
+from detectron2.config import get_cfg
+
+from dpsnet_d2 import add_dpsnet_config
+from dpsnet_d2.data.datasets.rpc_format import load_rpc_categories
 from dpsnet_d2.data.synthetic import SynthConfig, generate_synthetic_rpc
 from dpsnet_d2.evaluation.rpc_protocol import report_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "Synthetic", "dpsnet_R_18_cpu.yaml")
-# The synthetic set of the demo (the README's command line).
-DEMO_DATA = SynthConfig(num_skus=20, views=12, train_per_view=1, num_val=100, num_test=300,
-                        size=512, seed=0)
+# The synthetic set of the demo: SynthConfig's defaults (those of tools/make_synthetic_rpc.py).
+DEMO_DATA = SynthConfig()
 
 
 def say(message):
     print(f"[demo] {message}", flush=True)
 
 
-def ensure_data(datasets_root):
-    """Generate the demo's synthetic RPC under ``datasets_root`` unless it already exists."""
+def config_num_classes(config_file, opts):
+    """MODEL.ROI_HEADS.NUM_CLASSES of ``config_file`` with the ``KEY VALUE`` overrides."""
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(opts)
+    return cfg.MODEL.ROI_HEADS.NUM_CLASSES
+
+
+def ensure_data(datasets_root, num_classes):
+    """
+    Generate the demo's synthetic RPC under ``datasets_root`` unless it already exists; exit
+    with a message if its classes (existing or to generate) are not ``num_classes``.
+    """
     root = os.path.join(datasets_root, "synthetic_rpc")
+    fix = "delete it (the demo then generates it) or pass --datasets with a matching one"
     if os.path.isdir(root):
+        json_file = os.path.join(root, "instances_train2019.json")
+        if not os.path.isfile(json_file):
+            raise SystemExit(f"[demo] {root} exists but has no instances_train2019.json: {fix}")
+        found = len(load_rpc_categories(json_file)["thing_classes"])
+        if found != num_classes:
+            raise SystemExit(
+                f"[demo] {root} has {found} classes, the config's MODEL.ROI_HEADS.NUM_CLASSES "
+                f"is {num_classes}: {fix}"
+            )
         say(f"1/3 synthetic RPC: using the existing {root}")
         return root
+    if DEMO_DATA.num_skus != num_classes:
+        raise SystemExit(
+            f"[demo] the demo's synthetic RPC has {DEMO_DATA.num_skus} classes, the config's "
+            f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}"
+        )
     say(f"1/3 synthetic RPC: generating {root} ({DEMO_DATA})")
     start = time.perf_counter()
     generate_synthetic_rpc(root, DEMO_DATA)
@@ -83,7 +113,7 @@ def main(argv=None):
     datasets_root = os.path.abspath(os.path.expanduser(args.datasets))
 
     start = time.perf_counter()
-    ensure_data(datasets_root)
+    ensure_data(datasets_root, config_num_classes(args.config, args.opts))
     seconds = train_and_evaluate(args, datasets_root)
     results = os.path.join(args.output_dir, "inference", "synth_rpc_val", "rpc_results.json")
     with open(results) as f:

@@ -12,10 +12,9 @@ from detectron2.solver.build import (
 )
 
 from ..data import DPSNetDatasetMapper
-
 from ..evaluation import RPCEvaluator
 
-__all__ = ["DPSNetTrainer", "TRAIN_MAPPERS", "build_train_mapper"]
+__all__ = ["DPSNetTrainer", "DENSITY_MAPPERS", "TRAIN_MAPPERS", "build_train_mapper"]
 
 # cfg.INPUT.DATASET_MAPPER_NAME -> callable(cfg, is_train) returning a dataset mapper.
 TRAIN_MAPPERS = {
@@ -24,13 +23,26 @@ TRAIN_MAPPERS = {
 }
 
 
+# Mappers of TRAIN_MAPPERS that build the "density" targets the counting view trains on.
+DENSITY_MAPPERS = ("dpsnet",)
+
+
 def build_train_mapper(cfg):
-    """Return the training mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``."""
+    """
+    Return the training mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``; with the counting
+    view on (MODEL.DENSITY_HEAD.ENABLED) it must be one that builds density targets.
+    """
     name = cfg.INPUT.DATASET_MAPPER_NAME
     if name not in TRAIN_MAPPERS:
         raise ValueError(
             f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} is unknown; "
             f"choose one of {sorted(TRAIN_MAPPERS)}"
+        )
+    if cfg.MODEL.DENSITY_HEAD.ENABLED and name not in DENSITY_MAPPERS:
+        raise ValueError(
+            f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} builds no density targets but "
+            f"cfg.MODEL.DENSITY_HEAD.ENABLED is True: use one of {list(DENSITY_MAPPERS)} or "
+            "disable the density head"
         )
     return TRAIN_MAPPERS[name](cfg, True)
 
@@ -39,7 +51,8 @@ class DPSNetTrainer(DefaultTrainer):
     """
     DefaultTrainer for DPSNet. Differences, all through DefaultTrainer's ``build_*`` class methods:
 
-    * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``;
+    * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``, checked
+      against ``cfg.MODEL.DENSITY_HEAD.ENABLED`` (see :func:`build_train_mapper`);
     * ``build_optimizer``: SGD as Detectron2's, with the density head's learning rate
       multiplied by ``cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER``;
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
@@ -53,7 +66,14 @@ class DPSNetTrainer(DefaultTrainer):
 
     @classmethod
     def build_optimizer(cls, cfg, model):
-        """Detectron2's SGD; parameters of ``model.density_head`` get LR x LR_MULTIPLIER."""
+        """
+        Detectron2's SGD; parameters of ``model.density_head`` get LR x LR_MULTIPLIER.
+
+        The multiplier applies to the density head only: the neck's counting fusion
+        (``backbone.count_fusion``), which only the counting view uses, trains at the base LR
+        like the rest of the backbone. Weight decay, bias and norm settings are Detectron2's
+        in both groups.
+        """
         solver = cfg.SOLVER
         kwargs = {
             "weight_decay_norm": solver.WEIGHT_DECAY_NORM,

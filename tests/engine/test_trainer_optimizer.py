@@ -51,3 +51,24 @@ def test_bias_lr_factor_applies_inside_the_head_too():
 def test_without_density_head_all_params_share_the_base_lr():
     _, lr_of = _lrs(_cfg("MODEL.DENSITY_HEAD.ENABLED", "False"))
     assert all(lr == pytest.approx(0.02) for lr in lr_of.values())
+
+
+def test_only_the_head_gets_the_multiplier_and_its_weight_decay_follows_d2():
+    cfg = _cfg("SOLVER.WEIGHT_DECAY", "0.0005", "SOLVER.WEIGHT_DECAY_NORM", "0.0")
+    model = build_model(cfg)
+    group_of = {
+        id(p): g for g in DPSNetTrainer.build_optimizer(cfg, model).param_groups
+        for p in g["params"]
+    }
+    head = model.density_head
+    norm = {id(p) for p in head.conv.norm.parameters()}  # GroupNorm weight and bias
+    assert len(norm) == 2
+    for name, p in head.named_parameters():
+        group = group_of[id(p)]
+        assert group["lr"] == pytest.approx(0.002), name
+        assert group["weight_decay"] == pytest.approx(0.0 if id(p) in norm else 0.0005), name
+    # the neck's counting-only fusion block trains at the base LR, with weight decay
+    fusion = list(model.backbone.count_fusion.parameters())
+    assert fusion
+    assert all(group_of[id(p)]["lr"] == pytest.approx(0.02) for p in fusion)
+    assert all(group_of[id(p)]["weight_decay"] == pytest.approx(0.0005) for p in fusion)

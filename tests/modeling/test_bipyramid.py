@@ -101,3 +101,19 @@ def test_in_features_must_be_contiguous_levels():
         build_backbone(_cfg("MODEL.BIPYRAMID.IN_FEATURES", "['p2', 'p4']"))
     with pytest.raises(ValueError, match="count_stride"):
         build_backbone(_cfg("MODEL.BIPYRAMID.COUNT_STRIDE", "12"))
+
+
+@pytest.mark.parametrize("fusion_on", [True, False])
+def test_count_map_reads_p2_and_p6(fusion_on):
+    """Fused, "count" (stride 8) gets P6 through the top-down and P2 through the bottom-up path."""
+    torch.manual_seed(0)
+    backbone = build_backbone(_cfg("MODEL.BIPYRAMID.FUSION_ON", str(fusion_on)))
+    x = torch.randn(1, 3, 64, 64)
+    leaves = {k: v.detach().requires_grad_() for k, v in backbone.fpn(x).items()}
+    backbone.fpn.register_forward_hook(lambda module, inputs, output: leaves)
+    count = backbone(x)["count"]
+    grads = torch.autograd.grad(count.sum(), [leaves["p2"], leaves["p6"]], allow_unused=True)
+    if fusion_on:
+        assert all(g is not None and g.abs().sum() > 0 for g in grads)
+    else:  # the plain FPN's P3 alone
+        assert all(g is None for g in grads)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import GeneralizedRCNN, build_model
@@ -55,6 +56,36 @@ def test_missing_density_targets_is_a_clear_error(tiny_dpsnet_cfg, tiny_coco):
     batch = [{k: v for k, v in d.items() if k != "density"} for d in _batch(cfg, tiny_coco)]
     with pytest.raises(KeyError, match="DATASET_MAPPER_NAME"):
         _losses(model, batch)
+
+
+@pytest.mark.parametrize(
+    "feature,message", [("p9", "IN_FEATURE='p9' is not an output"), ("p4", "has stride 16")]
+)
+def test_density_feature_is_checked(tiny_dpsnet_cfg, feature, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.IN_FEATURE", feature))
+
+
+class _OnesHead(nn.Module):
+    """A density head predicting 1 in every cell of the (padded) map, one channel."""
+
+    def forward(self, features):
+        return features.new_ones(features.shape[0], 1, *features.shape[-2:])
+
+
+def test_count_error_is_logged_on_the_unpadded_map(tiny_dpsnet_cfg, tiny_coco):
+    cfg = tiny_dpsnet_cfg()  # TARGET_SCALE 10
+    model = build_model(cfg)
+    model.density_head = _OnesHead()
+    full, other = _batch(cfg, tiny_coco)  # 64 x 64: 8 x 8 maps
+    small = dict(other, image=other["image"][:, :40, :56], instances=other["instances"][:0])
+    small["density"] = torch.zeros(1, 5, 7)  # no object; the batch pads it to 8 x 8
+    with EventStorage() as storage:
+        model([full, small])
+        logged = storage.latest()["density/count_abs_error"][0]
+    # predicted counts: 8 * 8 / 10 on the full image, 5 * 7 / 10 on the small one (not 6.4)
+    expected = (abs(6.4 - full["density"].sum().item()) + 3.5) / 2
+    assert logged == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("mode,channels", [("agnostic", 1), ("category", 3)])
@@ -117,6 +148,27 @@ def test_density_head_off_is_faster_rcnn(tiny_dpsnet_cfg, tiny_coco):
     assert isinstance(reference, GeneralizedRCNN)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(model) == count(reference)
+
+
+def test_fusion_off_with_the_counting_view_trains_and_infers(tiny_dpsnet_cfg, tiny_coco):
+    torch.manual_seed(0)
+    cfg = tiny_dpsnet_cfg("MODEL.BIPYRAMID.FUSION_ON", "False")
+    model = build_model(cfg)
+    assert not any("fusion" in name for name, _ in model.named_parameters())
+    batch = _batch(cfg, tiny_coco)
+    optimizer = DPSNetTrainer.build_optimizer(cfg, model)
+    before = model.density_head.predictor.weight.detach().clone()
+    losses = _losses(model, batch)
+    assert set(losses) == DETECTION_LOSSES | {"loss_density"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    optimizer.step()
+    assert not torch.equal(before, model.density_head.predictor.weight)
+    model.eval()
+    with torch.no_grad():
+        output = model([{"image": batch[0]["image"]}])[0]
+    assert set(output) == {"instances", "density", "counts"}
+    assert output["density"].shape == (1, 8, 8) and output["counts"].shape == (1,)
 
 
 def test_overfit_two_images_halves_the_loss(tiny_dpsnet_cfg, tiny_coco):

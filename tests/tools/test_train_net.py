@@ -2,12 +2,17 @@
 import json
 from pathlib import Path
 
-from detectron2.engine import default_argument_parser
+import torch
+from detectron2.engine import DefaultTrainer, default_argument_parser
+
+from dpsnet_d2 import DPSNetTrainer
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_two_iterations_then_eval_only(load_tool, tiny_coco, tiny_rcnn_opts, tmp_path):
+def test_two_iterations_resume_then_eval_only(
+    load_tool, tiny_coco, tiny_rcnn_opts, tmp_path, monkeypatch
+):
     train_net = load_tool("train_net")
     opts = tiny_rcnn_opts(tiny_coco, tmp_path)
     args = default_argument_parser().parse_args(
@@ -20,6 +25,25 @@ def test_two_iterations_then_eval_only(load_tool, tiny_coco, tiny_rcnn_opts, tmp
     assert [m["iteration"] for m in train_rows][-1] == 1  # iterations 0 and 1
     assert all(m["total_loss"] > 0 for m in train_rows)
     assert (tmp_path / "config.yaml").exists()
+
+    # --resume continues after the checkpoint's iteration (1) up to the new MAX_ITER
+    started = []
+
+    def train(trainer):
+        started.append(trainer.start_iter)
+        return DefaultTrainer.train(trainer)
+
+    monkeypatch.setattr(DPSNetTrainer, "train", train)
+    args = default_argument_parser().parse_args(
+        ["--config-file", str(REPO / "configs" / "Base-DPSNet.yaml"), "--resume",
+         *opts, "SOLVER.MAX_ITER", "3"]
+    )
+    train_net.main(args)
+    assert started == [2]
+    lines = (tmp_path / "metrics.json").read_text().splitlines()[len(metrics):]
+    resumed = [m for m in map(json.loads, lines) if "loss_cls" in m]
+    assert [m["iteration"] for m in resumed] == [2]
+    assert torch.load(tmp_path / "model_final.pth", weights_only=False)["iteration"] == 2
 
     args = default_argument_parser().parse_args(
         ["--config-file", str(REPO / "configs" / "Base-DPSNet.yaml"), "--eval-only",

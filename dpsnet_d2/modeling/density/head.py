@@ -45,7 +45,6 @@ class StandardDensityHead(nn.Module):
             norm: normalization after the hidden convolution ("" for none).
         """
         super().__init__()
-        self.num_channels = num_channels
         self.conv = Conv2d(
             input_shape.channels, conv_dim, kernel_size=3, padding=1,
             bias=not norm, norm=get_norm(norm, conv_dim), activation=F.relu,

@@ -25,7 +25,8 @@ __all__ = ["DPSNet"]
 class DPSNet(GeneralizedRCNN):
     """
     GeneralizedRCNN (backbone, RPN, ROI heads) plus a density head on one backbone feature.
-    With ``density_head=None`` it is exactly a Faster R-CNN (MODEL.DENSITY_HEAD.ENABLED False).
+    With ``density_head=None`` (MODEL.DENSITY_HEAD.ENABLED False) it is Faster R-CNN on the
+    BiPyramid neck; add MODEL.BIPYRAMID.FUSION_ON False for the plain FPN baseline.
     """
 
     @configurable
@@ -42,7 +43,8 @@ class DPSNet(GeneralizedRCNN):
         Args:
             density_head: maps backbone feature ``density_in_feature`` to N x C x h' x w'
                 non-negative density; None: no counting view.
-            density_in_feature: name of the backbone output the density head reads.
+            density_in_feature: name of the backbone output the density head reads (checked
+                by :meth:`from_config`, which needs its shape to build the head).
             density_loss_weight: weight of ``loss_density``.
             density_target_scale: ground-truth densities are multiplied by it for the loss;
                 predictions are divided by it at inference (so they are in objects).
@@ -53,14 +55,6 @@ class DPSNet(GeneralizedRCNN):
         self.density_in_feature = density_in_feature
         self.density_loss_weight = density_loss_weight
         self.density_target_scale = density_target_scale
-        if density_head is not None:
-            shapes = self.backbone.output_shape()
-            if density_in_feature not in shapes:
-                raise ValueError(
-                    f"MODEL.DENSITY_HEAD.IN_FEATURE={density_in_feature!r} is not a backbone "
-                    f"output ({sorted(shapes)})"
-                )
-            self.density_stride = shapes[density_in_feature].stride
 
     @classmethod
     def from_config(cls, cfg):
@@ -141,8 +135,20 @@ class DPSNet(GeneralizedRCNN):
             losses.update(self._density_losses(batched_inputs, features))
         return losses
 
-    def _density_losses(self, batched_inputs, features) -> Dict[str, torch.Tensor]:
-        """``{"loss_density"}`` from the "density" targets; logs the count error."""
+    def _density_losses(
+        self, batched_inputs: List[Dict[str, torch.Tensor]], features: Dict[str, torch.Tensor]
+    ) -> Dict[str, torch.Tensor]:
+        """
+        The density loss; logs ``density/count_abs_error`` (objects per image, summed over
+        channels, each prediction cropped to its target as at inference).
+
+        Args:
+            batched_inputs: as in :meth:`forward` (training), each with "density" C x h x w.
+            features: backbone outputs; ``features[density_in_feature]`` is N x D x h' x w'
+                (the padded batch, h' >= h, w' >= w).
+        Returns:
+            ``{"loss_density": scalar}``.
+        """
         if "density" not in batched_inputs[0]:
             raise KeyError(
                 "DPSNet's counting view needs 'density' in its training inputs: use "
@@ -158,9 +164,12 @@ class DPSNet(GeneralizedRCNN):
         target = pad_density_targets(targets, pred.shape[-2:], self.density_target_scale)
         loss = density_l2_loss(pred, target)
         with torch.no_grad():
-            count_error = (pred - target).sum(dim=(2, 3)).abs().sum(dim=1).mean()
+            errors = []
+            for p, t in zip(pred, targets):  # C x h' x w', C x h x w (unscaled)
+                counts = p[:, : t.shape[-2], : t.shape[-1]].sum(dim=(1, 2))
+                errors.append((counts / self.density_target_scale - t.sum(dim=(1, 2))).abs().sum())
             get_event_storage().put_scalar(
-                "density/count_abs_error", count_error.item() / self.density_target_scale
+                "density/count_abs_error", torch.stack(errors).mean().item()
             )
         return {"loss_density": loss * self.density_loss_weight}
 
@@ -204,7 +213,7 @@ class DPSNet(GeneralizedRCNN):
             outputs.append({"instances": detector_postprocess(result, height, width)})
         if self.density_head is not None:
             pred = self.density_head(features[self.density_in_feature]) / self.density_target_scale
-            s = self.density_stride
+            s = self.backbone.output_shape()[self.density_in_feature].stride
             for output, density, (h, w) in zip(outputs, pred, images.image_sizes):
                 density = density[:, : -(-h // s), : -(-w // s)]
                 output["density"] = density

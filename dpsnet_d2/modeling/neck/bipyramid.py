@@ -55,7 +55,7 @@ class BiPyramid(Backbone):
         fpn: Backbone,
         fusion_on: bool = True,
         in_features: Optional[List[str]] = None,
-        fuse_dim: int = 64,
+        fuse_dim: int = 32,
         norm: str = "",
         count_stride: Optional[int] = 8,
     ):
@@ -163,12 +163,14 @@ def _upsample(coarse: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def _downsample(fine: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """
-    N x F x h x w -> N x F x (size of ``like``, normally ceil(h/2) x ceil(w/2)): stride-2
-    subsampling, as D2's FPN makes P6 (the fusion block after it does the smoothing).
+    N x F x h x w -> N x F x ceil(h/2) x ceil(w/2), the size of ``like``: stride-2
+    subsampling, as D2's FPN makes P6 (the fusion block after it does the smoothing). D2's
+    ResNet-FPN levels halve with ceil (stride-2 convolutions and pooling), so the sizes match.
     """
     down = F.max_pool2d(fine, kernel_size=1, stride=2)
-    if down.shape[-2:] != like.shape[-2:]:
-        down = F.adaptive_avg_pool2d(fine, like.shape[-2:])
+    assert down.shape[-2:] == like.shape[-2:], (
+        f"FPN level {tuple(like.shape[-2:])} is not the ceil-half of {tuple(fine.shape[-2:])}"
+    )
     return down
 
 

@@ -1,0 +1,33 @@
+"""DPSNetTrainer.build_train_loader: the mapper must build density targets for the counting view."""
+from pathlib import Path
+
+import pytest
+from detectron2.config import get_cfg
+from detectron2.data import DatasetMapper
+
+from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+from dpsnet_d2.engine.trainer import build_train_mapper
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cfg(tiny_coco, tiny_rcnn_opts, tmp_path):
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
+    cfg.merge_from_list(tiny_rcnn_opts(tiny_coco, tmp_path))
+    return cfg
+
+
+def test_d2_mapper_with_the_density_head_is_a_clear_error(cfg):
+    cfg.merge_from_list(["INPUT.DATASET_MAPPER_NAME", "d2"])
+    with pytest.raises(ValueError, match="DATASET_MAPPER_NAME='d2'.*DENSITY_HEAD.ENABLED"):
+        DPSNetTrainer.build_train_loader(cfg)
+
+
+def test_d2_mapper_without_the_density_head_builds(cfg):
+    cfg.merge_from_list(["INPUT.DATASET_MAPPER_NAME", "d2", "MODEL.DENSITY_HEAD.ENABLED", "False"])
+    assert type(build_train_mapper(cfg)) is DatasetMapper
+    batch = next(iter(DPSNetTrainer.build_train_loader(cfg)))
+    assert len(batch) == 2 and all("density" not in d and "instances" in d for d in batch)
