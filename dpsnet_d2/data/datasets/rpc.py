@@ -25,8 +25,11 @@ from detectron2.data.catalog import Metadata
 from .rpc_format import (
     BOX_TOLERANCE,
     RPC_LEVELS,
+    RPC_SPLITS,
     RPC_SUPERCATEGORIES,
     RPCFormatError,
+    image_folder,
+    json_name,
     load_rpc_categories,
     load_rpc_json,
 )
@@ -45,9 +48,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# The splits of the official layout: <root>/instances_<split>2019.json and <root>/<split>2019/.
-RPC_SPLITS = ("train", "val", "test")
 
 _CATEGORY_KEYS = frozenset(
     {
@@ -131,8 +131,8 @@ def register_rpc_splits(root, name_format):
     names = []
     for split in RPC_SPLITS:
         name = name_format.format(split=split)
-        json_file = os.path.join(root, f"instances_{split}2019.json")
-        register_rpc_instances(name, json_file, os.path.join(root, f"{split}2019"))
+        json_file = os.path.join(root, json_name(split))
+        register_rpc_instances(name, json_file, os.path.join(root, image_folder(split)))
         names.append(name)
     return names
 

@@ -38,24 +38,42 @@ from .rpc_records import (
 __all__ = [
     "BOX_TOLERANCE",
     "RPC_LEVELS",
+    "RPC_SPLITS",
     "RPC_SUPERCATEGORIES",
     "RPCFormatError",
+    "image_folder",
+    "json_name",
     "load_rpc_categories",
     "load_rpc_json",
 ]
 
 logger = logging.getLogger(__name__)
 
-# The 17 super-categories of RPC, in the order used for metadata (METHOD.md §1).
+# The official RPC layout and vocabulary (METHOD.md §1), defined here only: the loader, the
+# registration, the synthetic generator and the tools import them.
+#
+# The splits of a dataset folder: <root>/instances_<split>2019.json and <root>/<split>2019/.
+RPC_SPLITS = ("train", "val", "test")
+# The 17 super-categories of RPC, in the order used for metadata.
 RPC_SUPERCATEGORIES = (
     "alcohol", "candy", "canned_food", "chocolate", "dessert", "dried_food", "dried_fruit",
     "drink", "gum", "instant_drink", "instant_noodles", "milk", "personal_hygiene",
     "puffed_food", "seasoner", "stationery", "tissue",
-)
-# Difficulty levels of checkout images (val/test).
+)  # fmt: skip
+# Difficulty levels of checkout images (val/test), easiest first.
 RPC_LEVELS = ("easy", "medium", "hard")
 # How far (pixels) a box may reach past the image border before it is an error (rounding).
 BOX_TOLERANCE = 1.0
+
+
+def json_name(split):
+    """The annotation file of ``split`` in the official layout: ``"instances_val2019.json"`` etc."""
+    return f"instances_{split}2019.json"
+
+
+def image_folder(split):
+    """The image folder of ``split`` in the official layout: ``"train2019"`` etc."""
+    return f"{split}2019"
 
 
 def _category_metadata(json_file, data):

@@ -11,9 +11,9 @@ import os
 import cv2
 import numpy as np
 
+from ..datasets.rpc_format import image_folder, json_name
 from .generate import SynthConfig, render_checkout, render_train
 from .products import make_catalogue
-from .writer import image_folder, json_name
 
 __all__ = ["make_preview"]
 

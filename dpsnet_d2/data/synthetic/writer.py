@@ -1,7 +1,8 @@
 """
 The on-disk form of the synthetic RPC: RPC's official layout and JSON schema, written atomically.
 
-Layout under ``--out`` (RPC's names, contract 3 of the project)::
+Layout under ``--out`` (RPC's names, contract 3 of the project; the split, file and folder names
+come from :mod:`dpsnet_d2.data.datasets.rpc_format`)::
 
     train2019/  val2019/  test2019/                 images (JPEG)
     instances_train2019.json  instances_val2019.json  instances_test2019.json
@@ -35,28 +36,14 @@ import shutil
 import tempfile
 
 __all__ = [
-    "SPLITS",
     "MASK_DIR",
-    "image_folder",
-    "json_name",
     "atomic_output_dir",
     "build_train_json",
     "build_checkout_json",
     "write_json",
 ]
 
-SPLITS = ("train", "val", "test")
 MASK_DIR = "train2019_masks"
-
-
-def image_folder(split: str) -> str:
-    """``"train2019"`` etc."""
-    return f"{split}2019"
-
-
-def json_name(split: str) -> str:
-    """``"instances_train2019.json"`` etc."""
-    return f"instances_{split}2019.json"
 
 
 def _categories(catalogue):
