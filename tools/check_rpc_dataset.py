@@ -24,8 +24,7 @@ from dpsnet_d2.data.datasets.rpc_format import (
     RPCFormatError,
     image_folder,
     json_name,
-    load_rpc_categories,
-    load_rpc_json,
+    load_rpc_json_with_metadata,
 )
 
 
@@ -46,9 +45,8 @@ def check_split(root, split, check_files):
     """Load and check one split; return its summary line (RPCFormatError on bad input)."""
     json_file = os.path.join(root, json_name(split))
     image_root = os.path.join(root, image_folder(split))
-    dicts = load_rpc_json(json_file, image_root, check_files=check_files)
-    num_classes = len(load_rpc_categories(json_file)["thing_classes"])
-    return summarize(dicts, num_classes, check_files)
+    dicts, meta = load_rpc_json_with_metadata(json_file, image_root, check_files=check_files)
+    return summarize(dicts, len(meta["thing_classes"]), check_files)
 
 
 def main(argv=None):
