@@ -26,7 +26,8 @@ the method itself never reads it.
 
 Atomic write: everything is built in a temporary folder beside ``--out`` and moved into place with
 ``os.replace`` at the end; on any error the temporary folder is removed and nothing is left at
-``--out``. An existing ``--out`` is refused unless ``overwrite=True``.
+``--out`` (or, when overwriting, the old set is left there). An existing ``--out`` is refused
+unless ``overwrite=True``.
 """
 
 import contextlib
@@ -142,7 +143,8 @@ def write_json(path: str, data) -> None:
 def atomic_output_dir(out: str, *, overwrite: bool = False):
     """
     Yield a fresh temporary folder beside ``out``; on success it replaces ``out``, on error it is
-    removed (``out`` is untouched either way until the final rename).
+    removed (``out`` is untouched either way until the final rename). If that rename fails, an
+    existing ``out`` is moved back into place before the error is raised.
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is False.
@@ -160,8 +162,14 @@ def atomic_output_dir(out: str, *, overwrite: bool = False):
         os.chmod(tmp, 0o755)
         if os.path.lexists(out):
             trash = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
-            os.replace(out, os.path.join(trash, base))
-            os.replace(tmp, out)
+            old = os.path.join(trash, base)
+            os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)  # put the old set back before re-raising
+                os.rmdir(trash)
+                raise
             shutil.rmtree(trash)
         else:
             os.replace(tmp, out)
