@@ -69,3 +69,17 @@ def test_resize_scales_the_density_map_and_keeps_the_counts(cfg, tiny_coco):
     assert big["density"].sum().item() == pytest.approx(plain["density"].sum().item(), abs=1e-4)
     box = big["instances"].gt_boxes.tensor / 2
     assert torch.allclose(box, plain["instances"].gt_boxes.tensor, atol=1e-3)
+
+
+def test_density_target_errors_name_the_image(cfg, tiny_coco):
+    record = dict(DatasetCatalog.get(tiny_coco)[0])
+    record["annotations"] = [dict(a, category_id=5) for a in record["annotations"]]
+    mapper = DPSNetDatasetMapper(
+        is_train=True, augmentations=[], image_format="BGR",
+        density_target_generator=DensityTargetGenerator(num_channels=1, class_to_channel=[0] * 3),
+    )
+    with pytest.raises(ValueError, match="class ids must lie in") as info:
+        mapper(record)
+    message = str(info.value)
+    assert repr(record["file_name"]) in message and f"image_id {record['image_id']!r}" in message
+    assert isinstance(info.value.__cause__, ValueError)
