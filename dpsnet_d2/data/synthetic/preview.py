@@ -24,13 +24,16 @@ _PALETTE = np.asarray(
 
 
 def _thumb(image_rgb, boxes, category_ids, thumb):
-    """Resize an RGB uint8 image to thumb x thumb and draw its boxes (colour by category)."""
-    scale = thumb / max(image_rgb.shape[:2])
+    """
+    Resize an RGB uint8 image (H x W x 3) to thumb x thumb (squashed when H != W) and draw its
+    boxes (XYWH in image pixels, scaled with the image along each axis), coloured by category.
+    """
+    sx, sy = thumb / image_rgb.shape[1], thumb / image_rgb.shape[0]
     img = cv2.resize(image_rgb, (thumb, thumb), interpolation=cv2.INTER_AREA)
     for (x, y, w, h), c in zip(boxes, category_ids):
         colour = tuple(int(v) for v in _PALETTE[c % len(_PALETTE)])
-        p0 = (int(round(x * scale)), int(round(y * scale)))
-        p1 = (int(round((x + w) * scale)), int(round((y + h) * scale)))
+        p0 = (int(round(x * sx)), int(round(y * sy)))
+        p1 = (int(round((x + w) * sx)), int(round((y + h) * sy)))
         cv2.rectangle(img, p0, p1, colour, 1, cv2.LINE_AA)
     return img
 
