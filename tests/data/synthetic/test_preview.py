@@ -1,7 +1,10 @@
 """The preview grid, from a written dataset and from memory."""
 
+import os
+
 import cv2
 import numpy as np
+import pytest
 
 import dpsnet_d2.data.synthetic.preview as preview
 from dpsnet_d2.data.synthetic import SynthConfig, make_preview
@@ -31,3 +34,21 @@ def test_thumb_boxes_follow_a_non_square_image():
     for x in (32, 48):  # the box's left and right sides, half-way down
         pixel = tile[45, x].astype(float)
         assert pixel.max() > 100 and np.allclose(pixel / pixel.max(), colour, atol=0.05)
+
+
+def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(preview.os, "replace", replace)
+    cfg = SynthConfig(num_skus=3, views=2, size=96)
+    with pytest.raises(OSError, match="disk full"):
+        make_preview(str(tmp_path / "p.png"), cfg=cfg, cols=1, rows=1, thumb=32)
+    assert os.listdir(tmp_path) == []
+
+
+def test_unknown_format_is_refused(tmp_path):
+    cfg = SynthConfig(num_skus=3, views=2, size=96)
+    with pytest.raises(ValueError, match=r"cannot encode the preview as '\.xyz'"):
+        make_preview(str(tmp_path / "p.xyz"), cfg=cfg, cols=1, rows=1, thumb=32)
+    assert os.listdir(tmp_path) == []
