@@ -18,12 +18,13 @@ from collections import Counter
 
 from detectron2.utils.logger import setup_logger
 
-from dpsnet_d2.data.datasets.rpc import (
+from dpsnet_d2.data.datasets.rpc_format import (
     RPC_LEVELS,
     RPC_SPLITS,
     RPCFormatError,
-    load_rpc_categories,
-    load_rpc_json,
+    image_folder,
+    json_name,
+    load_rpc_json_with_metadata,
 )
 
 
@@ -42,10 +43,10 @@ def summarize(dicts, num_classes, files_checked):
 
 def check_split(root, split, check_files):
     """Load and check one split; return its summary line (RPCFormatError on bad input)."""
-    json_file = os.path.join(root, f"instances_{split}2019.json")
-    dicts = load_rpc_json(json_file, os.path.join(root, f"{split}2019"), check_files=check_files)
-    num_classes = len(load_rpc_categories(json_file)["thing_classes"])
-    return summarize(dicts, num_classes, check_files)
+    json_file = os.path.join(root, json_name(split))
+    image_root = os.path.join(root, image_folder(split))
+    dicts, meta = load_rpc_json_with_metadata(json_file, image_root, check_files=check_files)
+    return summarize(dicts, len(meta["thing_classes"]), check_files)
 
 
 def main(argv=None):

@@ -59,6 +59,10 @@ class DPSNetDatasetMapper(DatasetMapper):
 
         Returns:
             dict: DatasetMapper's output ("image", "instances", ...) plus "density" in training.
+
+        Raises:
+            ValueError: the density targets cannot be built (e.g. a class id outside the
+                generator's map); the message names the image's ``file_name`` and ``image_id``.
         """
         dataset_dict = super().__call__(dataset_dict)
         if self.is_train and self.density_target_generator is not None:
@@ -68,5 +72,12 @@ class DPSNetDatasetMapper(DatasetMapper):
                 boxes, classes = torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)
             else:
                 boxes, classes = instances.gt_boxes, instances.gt_classes
-            dataset_dict["density"] = self.density_target_generator(boxes, classes, image_size)
+            try:
+                density = self.density_target_generator(boxes, classes, image_size)
+            except ValueError as e:
+                raise ValueError(
+                    f"density targets of {dataset_dict.get('file_name')!r} (image_id "
+                    f"{dataset_dict.get('image_id')!r}): {e}"
+                ) from e
+            dataset_dict["density"] = density
         return dataset_dict

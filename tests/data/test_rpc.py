@@ -21,6 +21,9 @@ from dpsnet_d2.data.datasets import (
     register_synthetic_rpc,
 )
 
+# Each test may register names: both catalogs are put back afterwards.
+pytestmark = pytest.mark.usefixtures("restore_catalogs")
+
 # The tiny set's categories (see conftest.TINY_RPC_CATEGORIES) as metadata.
 EXPECTED_CATEGORY_META = {
     "thing_classes": ["1_puffed_food", "2_candy", "3_drink", "7_candy"],
@@ -28,17 +31,6 @@ EXPECTED_CATEGORY_META = {
     "supercategories": ["candy", "drink", "puffed_food"],
     "thing_class_to_supercategory": [2, 0, 1, 0],
 }
-
-
-@pytest.fixture(autouse=True)
-def restore_catalogs():
-    """Each test may register names; put both catalogs back as they were afterwards."""
-    datasets, metadata = dict(DatasetCatalog), dict(MetadataCatalog)
-    yield
-    DatasetCatalog.clear()
-    DatasetCatalog.update(datasets)
-    MetadataCatalog.clear()
-    MetadataCatalog.update(metadata)
 
 
 def write_json(path, data):

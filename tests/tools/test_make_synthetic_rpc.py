@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+
 @pytest.fixture(scope="module")
 def tool(load_tool):
     return load_tool("make_synthetic_rpc")

@@ -14,6 +14,13 @@ see :func:`load_rpc_categories`), so it is there before the dataset is loaded, a
 trainer and evaluators expect. ``json_file``, ``image_root`` and ``evaluator_type = "rpc"`` are
 set at registration. Image files are not checked at load (see ``load_rpc_json(check_files=...)``
 and ``tools/check_rpc_dataset.py --check-files``).
+
+When the file is missing or its categories are broken, the category fields behave as missing
+metadata, as Detectron2's ``Metadata`` contract has it: ``meta.get(key, default)`` returns the
+default, ``hasattr`` is False, ``as_dict()`` leaves them out, and a warning names the file (once
+per dataset). Reading one directly (``meta.thing_classes``) raises the :class:`RPCFormatError` that
+says what is wrong (an ``AttributeError`` too). The file is read again the next time one is asked
+for, so a file written after registration is picked up.
 """
 import functools
 import logging
@@ -25,8 +32,11 @@ from detectron2.data.catalog import Metadata
 from .rpc_format import (
     BOX_TOLERANCE,
     RPC_LEVELS,
+    RPC_SPLITS,
     RPC_SUPERCATEGORIES,
     RPCFormatError,
+    image_folder,
+    json_name,
     load_rpc_categories,
     load_rpc_json,
 )
@@ -46,9 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# The splits of the official layout: <root>/instances_<split>2019.json and <root>/<split>2019/.
-RPC_SPLITS = ("train", "val", "test")
-
 _CATEGORY_KEYS = frozenset(
     {
         "thing_classes",
@@ -59,27 +66,50 @@ _CATEGORY_KEYS = frozenset(
 )
 
 
+class _CategoriesUnavailable(RPCFormatError, AttributeError):
+    """
+    The category metadata of a registered dataset cannot be read from its file: an RPCFormatError
+    (naming the file and the fault) that is also an AttributeError, so that ``Metadata.get`` and
+    ``hasattr`` treat the fields as missing.
+    """
+
+
 class _RPCMetadata(Metadata):
     """
     Metadata of an RPC-format dataset whose category fields (``_CATEGORY_KEYS``) are read from
     ``self.json_file`` when first asked for. Everything else behaves as Detectron2's Metadata.
     """
 
+    # keys of the lazy loading's state, kept out of as_dict()
+    _STATE_KEYS = ("_categories_pending", "_categories_warned")
+
     def __getattr__(self, key):
         if key in _CATEGORY_KEYS and self.__dict__.pop("_categories_pending", False):
             try:
                 self.set(**load_rpc_categories(self.json_file))
-            except Exception:
+            except Exception as e:
                 self.__dict__["_categories_pending"] = True
+                if isinstance(e, RPCFormatError):
+                    self._warn_once(e)
+                    raise _CategoriesUnavailable(e.json_file, e.record, e.reason) from e
                 raise
             return getattr(self, key)
         return super().__getattr__(key)
 
+    def _warn_once(self, error):
+        if not self.__dict__.get("_categories_warned", False):
+            self.__dict__["_categories_warned"] = True
+            logger.warning(
+                f"Dataset {self.name!r} has no category metadata (thing_classes, ...) until its "
+                f"file can be read: {error}"
+            )
+
     def as_dict(self):
         if self.__dict__.get("_categories_pending", False):
-            getattr(self, "thing_classes")
+            self.get("thing_classes")
         fields = super().as_dict()
-        fields.pop("_categories_pending", None)
+        for key in self._STATE_KEYS:
+            fields.pop(key, None)
         return fields
 
 
@@ -131,8 +161,8 @@ def register_rpc_splits(root, name_format):
     names = []
     for split in RPC_SPLITS:
         name = name_format.format(split=split)
-        json_file = os.path.join(root, f"instances_{split}2019.json")
-        register_rpc_instances(name, json_file, os.path.join(root, f"{split}2019"))
+        json_file = os.path.join(root, json_name(split))
+        register_rpc_instances(name, json_file, os.path.join(root, image_folder(split)))
         names.append(name)
     return names
 

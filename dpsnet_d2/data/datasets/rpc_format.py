@@ -38,24 +38,43 @@ from .rpc_records import (
 __all__ = [
     "BOX_TOLERANCE",
     "RPC_LEVELS",
+    "RPC_SPLITS",
     "RPC_SUPERCATEGORIES",
     "RPCFormatError",
+    "image_folder",
+    "json_name",
     "load_rpc_categories",
     "load_rpc_json",
+    "load_rpc_json_with_metadata",
 ]
 
 logger = logging.getLogger(__name__)
 
-# The 17 super-categories of RPC, in the order used for metadata (METHOD.md §1).
+# The official RPC layout and vocabulary (METHOD.md §1), defined here only: the loader, the
+# registration, the synthetic generator and the tools import them.
+#
+# The splits of a dataset folder: <root>/instances_<split>2019.json and <root>/<split>2019/.
+RPC_SPLITS = ("train", "val", "test")
+# The 17 super-categories of RPC, in the order used for metadata.
 RPC_SUPERCATEGORIES = (
     "alcohol", "candy", "canned_food", "chocolate", "dessert", "dried_food", "dried_fruit",
     "drink", "gum", "instant_drink", "instant_noodles", "milk", "personal_hygiene",
     "puffed_food", "seasoner", "stationery", "tissue",
-)
-# Difficulty levels of checkout images (val/test).
+)  # fmt: skip
+# Difficulty levels of checkout images (val/test), easiest first.
 RPC_LEVELS = ("easy", "medium", "hard")
 # How far (pixels) a box may reach past the image border before it is an error (rounding).
 BOX_TOLERANCE = 1.0
+
+
+def json_name(split):
+    """The annotation file of ``split`` in the official layout: ``"instances_val2019.json"`` etc."""
+    return f"instances_{split}2019.json"
+
+
+def image_folder(split):
+    """The image folder of ``split`` in the official layout: ``"train2019"`` etc."""
+    return f"{split}2019"
 
 
 def _category_metadata(json_file, data):
@@ -127,7 +146,22 @@ def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
         RPCFormatError: unreadable or invalid JSON, a missing key or wrong type, a duplicate id,
             an annotation of an unknown image or category, a box of non-positive size or more than
             ``BOX_TOLERANCE`` pixels outside its image, a level not in ``RPC_LEVELS`` (or levels on
-            only some images), a missing image file (with ``check_files``).
+            only some images), a missing image file (with ``check_files``); with
+            ``dataset_name``, categories that differ from the metadata already set for it.
+    """
+    images, meta = load_rpc_json_with_metadata(json_file, image_root, check_files)
+    if dataset_name is not None:
+        _set_category_metadata(json_file, dataset_name, meta)
+    return images
+
+
+def load_rpc_json_with_metadata(json_file, image_root, check_files=False):
+    """
+    Load and check an RPC annotation file once, returning both what :func:`load_rpc_json` returns
+    and what :func:`load_rpc_categories` returns (from the same parse); sets no metadata.
+
+    Returns:
+        (list[dict], dict): the dataset dicts and the category metadata (contract 2).
     """
     start = time.perf_counter()
     with gc_paused():
@@ -142,9 +176,26 @@ def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
         f"Loaded {len(images)} images, {image_index[-1]} boxes in RPC format from {json_file} "
         f"in {time.perf_counter() - start:.2f}s"
     )
-    if dataset_name is not None:
-        MetadataCatalog.get(dataset_name).set(**meta)
-    return images
+    return images, meta
+
+
+def _set_category_metadata(json_file, dataset_name, meta):
+    """
+    Set the category metadata ``meta`` of ``json_file`` on ``dataset_name``, or check it against
+    what is already set there (an RPCFormatError naming the file, the dataset and the first
+    differing key, rather than Detectron2's bare AssertionError).
+    """
+    metadata = MetadataCatalog.get(dataset_name)
+    for key, value in meta.items():
+        old = metadata.get(key, None)
+        if old is not None and old != value:
+            raise RPCFormatError(
+                json_file,
+                "categories",
+                f"{key} {reprlib.repr(value)} differs from {reprlib.repr(old)}, already set "
+                f"for dataset {dataset_name!r}",
+            )
+    metadata.set(**meta)
 
 
 def _load_images(json_file, data, image_root, check_files):

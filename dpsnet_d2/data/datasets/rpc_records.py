@@ -138,10 +138,7 @@ class Section:
         if set(map(type, flat)) - NUMBER:
             j = next(j for j, v in enumerate(values) if set(map(type, v)) - NUMBER)
             self.fail(where[j], f"{key!r} must hold numbers, got {show(values[j])}")
-        try:
-            array = np.array(flat, dtype=np.float64).reshape(len(values), length)
-        except OverflowError:
-            array = np.array([[_as_float(v) for v in value] for value in values])
+        array = float_array(flat).reshape(len(values), length)
         finite = np.isfinite(array).all(axis=1)
         if not finite.all():
             j = int(np.flatnonzero(~finite)[0])

@@ -15,18 +15,17 @@ import math
 import cv2
 import numpy as np
 
+from .compose import AA, SHIFT
 from .products import ProductSpec
 
 __all__ = ["draw_front", "draw_end_face"]
 
-_SHIFT = 4  # sub-pixel bits for OpenCV drawing
-_ONE = 1 << _SHIFT
-_AA = cv2.LINE_AA
+_ONE = 1 << SHIFT
 _FONT = cv2.FONT_HERSHEY_DUPLEX
 
 
 def _pts(points, H, W):
-    """Fractions of (W, H) -> int32 fixed-point polygon for OpenCV drawing with ``_SHIFT``."""
+    """Fractions of (W, H) -> int32 fixed-point polygon for OpenCV drawing with ``SHIFT``."""
     p = np.asarray(points, np.float64) * [W, H]
     return np.round(p * _ONE).astype(np.int32).reshape(-1, 1, 2)
 
@@ -69,7 +68,7 @@ def _silhouette(spec: ProductSpec, H: int, W: int):
         poly = [(0.0, 0.0), (1.0, 0.0), (1.0, 0.05), (0.76, 0.86), (0.72, 0.86), (0.72, 1.0),
                 (0.28, 1.0), (0.28, 0.86), (0.24, 0.86), (0.0, 0.05)]  # fmt: skip
     canvas = np.zeros((H, W), np.uint8)
-    cv2.fillPoly(canvas, [_pts(poly, H, W)], 255, _AA, _SHIFT)
+    cv2.fillPoly(canvas, [_pts(poly, H, W)], 255, AA, SHIFT)
     return canvas.astype(np.float32) / 255.0
 
 
@@ -112,18 +111,18 @@ def _text(img, text, cx, cy, max_w, max_h, colour):
         return
     thick = max(1, int(round(scale * 2)))
     (tw, th), _ = cv2.getTextSize(text, _FONT, scale, thick)
-    cv2.putText(img, text, (int(cx - tw / 2), int(cy + th / 2)), _FONT, scale, colour, thick, _AA)
+    cv2.putText(img, text, (int(cx - tw / 2), int(cy + th / 2)), _FONT, scale, colour, thick, AA)
 
 
 def _logo(img, shape, cx, cy, r, colour):
     if shape == "circle":
-        cv2.circle(img, (int(cx * _ONE), int(cy * _ONE)), int(r * _ONE), colour, -1, _AA, _SHIFT)
+        cv2.circle(img, (int(cx * _ONE), int(cy * _ONE)), int(r * _ONE), colour, -1, AA, SHIFT)
         return
     n, inner = {"triangle": (3, None), "diamond": (4, None), "star": (5, 0.45)}[shape]
     angles = np.linspace(-math.pi / 2, 1.5 * math.pi, n * (2 if inner else 1), endpoint=False)
     radii = np.where(np.arange(len(angles)) % 2 == 1, r * (inner or 1.0), r)
     pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
-    cv2.fillPoly(img, [np.round(pts * _ONE).astype(np.int32)], colour, _AA, _SHIFT)
+    cv2.fillPoly(img, [np.round(pts * _ONE).astype(np.int32)], colour, AA, SHIFT)
 
 
 def _design(spec: ProductSpec, H: int, Wd: int, W: int, cm_per_px: float):
@@ -145,12 +144,12 @@ def _design(spec: ProductSpec, H: int, Wd: int, W: int, cm_per_px: float):
             tuple(int(v * _ONE) for v in p1),
             label,
             -1,
-            _AA,
-            _SHIFT,
+            AA,
+            SHIFT,
         )
     elif spec.label_shape == "ellipse":
         centre, axes = (int(cx * _ONE), int(ly * _ONE)), (int(lw / 2 * _ONE), int(lh / 2 * _ONE))
-        cv2.ellipse(img, centre, axes, 0, 0, 360, label, -1, _AA, _SHIFT)
+        cv2.ellipse(img, centre, axes, 0, 0, 360, label, -1, AA, SHIFT)
     else:
         cv2.rectangle(img, (0, int(ly - lh / 2)), (Wd, int(ly + lh / 2)), label, -1)
     _text(img, spec.brand, cx, ly, 0.8 * lw, 0.6 * lh, _colour(spec.text_colour))
@@ -246,9 +245,9 @@ def draw_end_face(spec: ProductSpec, h: int, w: int, kind: str):
             int(w / 2 * _ONE),
             int(h / 2 * _ONE),
         )
-        cv2.ellipse(alpha, centre, axes, 0, 0, 360, 255, -1, _AA, _SHIFT)
+        cv2.ellipse(alpha, centre, axes, 0, 0, 360, 255, -1, AA, SHIFT)
         inner = (int(axes[0] * 0.7), int(axes[1] * 0.7))
         if spec.is_round and min(inner) > 0:
-            cv2.ellipse(img, centre, inner, 0, 0, 360, _colour(ring), max(1, w // 30), _AA, _SHIFT)
+            cv2.ellipse(img, centre, inner, 0, 0, 360, _colour(ring), max(1, w // 30), AA, SHIFT)
     a = alpha.astype(np.float32) / 255.0
     return img.astype(np.float32) / 255.0 * 0.85 * a[..., None], a

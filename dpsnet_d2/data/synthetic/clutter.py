@@ -9,12 +9,10 @@ alpha h x w float32) at ``px_per_cm`` pixels per centimetre, before in-plane rot
 import numpy as np
 import cv2
 
-from .compose import cast_shadow, paste, rotate_sprite
+from .compose import AA, cast_shadow, paste, rotate_sprite
 
 __all__ = ["CLUTTER_KINDS", "draw_clutter"]
 
-CLUTTER_KINDS = ("receipt", "keys", "phone", "card", "coin", "pen")
-_AA = cv2.LINE_AA
 
 
 def _sprite(img_u8, alpha_u8):
@@ -44,14 +42,14 @@ def _keys(rng, s):
     c, r = (n // 4, n // 4), max(2, int(1.3 * s))
     thick = max(1, int(round(0.25 * s)))
     for dst, col in ((img, metal), (alpha, 255)):
-        cv2.circle(dst, c, r, col, thick, _AA)
+        cv2.circle(dst, c, r, col, thick, AA)
     for k in range(int(rng.integers(1, 3))):
         ang = rng.uniform(0.2, 1.4) + k * 0.5
         head = (int(c[0] + 1.8 * r * np.cos(ang)), int(c[1] + 1.8 * r * np.sin(ang)))
         tip = (int(head[0] + 4.5 * s * np.cos(ang)), int(head[1] + 4.5 * s * np.sin(ang)))
         for dst, col in ((img, metal), (alpha, 255)):
-            cv2.circle(dst, head, max(2, int(0.9 * s)), col, -1, _AA)
-            cv2.line(dst, head, tip, col, max(1, int(round(0.45 * s))), _AA)
+            cv2.circle(dst, head, max(2, int(0.9 * s)), col, -1, AA)
+            cv2.line(dst, head, tip, col, max(1, int(round(0.45 * s))), AA)
     return _sprite(img, alpha)
 
 
@@ -63,7 +61,7 @@ def _rounded(w, h, r, colour):
         cv2.rectangle(dst, (r, 0), (w - 1 - r, h - 1), col, -1)
         cv2.rectangle(dst, (0, r), (w - 1, h - 1 - r), col, -1)
         for cx, cy in ((r, r), (w - 1 - r, r), (r, h - 1 - r), (w - 1 - r, h - 1 - r)):
-            cv2.circle(dst, (cx, cy), r, col, -1, _AA)
+            cv2.circle(dst, (cx, cy), r, col, -1, AA)
     return img, alpha
 
 
@@ -97,9 +95,9 @@ def _coin(rng, s):
     gold = rng.random() < 0.4
     colour = (205, 170, 90) if gold else (185, 185, 180)
     c = (n // 2, n // 2)
-    cv2.circle(img, c, n // 2, colour, -1, _AA)
-    cv2.circle(alpha, c, n // 2, 255, -1, _AA)
-    cv2.circle(img, c, max(1, int(n * 0.38)), tuple(int(0.8 * v) for v in colour), 1, _AA)
+    cv2.circle(img, c, n // 2, colour, -1, AA)
+    cv2.circle(alpha, c, n // 2, 255, -1, AA)
+    cv2.circle(img, c, max(1, int(n * 0.38)), tuple(int(0.8 * v) for v in colour), 1, AA)
     return _sprite(img, alpha)
 
 
@@ -119,6 +117,8 @@ _DRAW = {
     "coin": _coin,
     "pen": _pen,
 }
+# The kinds, in the order a scene's random draw indexes them.
+CLUTTER_KINDS = tuple(_DRAW)
 
 
 def draw_clutter(canvas, rng, px_per_cm: float, count: int):

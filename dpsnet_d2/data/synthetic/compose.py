@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "AA",
+    "SHIFT",
     "grain",
     "smooth_noise",
     "smooth_field",
@@ -21,6 +23,11 @@ __all__ = [
     "mask_box",
     "encode",
 ]
+
+# OpenCV drawing in the renderers: anti-aliased, with SHIFT fractional bits in fixed-point
+# coordinates (pass a coordinate c as round(c * (1 << SHIFT))).
+AA = cv2.LINE_AA
+SHIFT = 4
 
 
 def grain(rng, shape):

@@ -27,17 +27,16 @@ import numpy as np
 from tqdm import tqdm
 
 from ...version import __version__
+from ..datasets.rpc_format import RPC_LEVELS, RPC_SPLITS, image_folder, json_name
 from .checkout import render_checkout_image
 from .compose import encode
 from .products import make_catalogue
 from .render_product import train_viewpoints
 from .turntable import jitter_view, render_train_image
-from .writer import MASK_DIR, SPLITS, atomic_output_dir, build_checkout_json, build_train_json
-from .writer import image_folder, json_name, write_json
+from .writer import MASK_DIR, atomic_output_dir, build_checkout_json, build_train_json, write_json
 
 __all__ = [
     "SynthConfig",
-    "LEVEL_ORDER",
     "image_rng",
     "render_train",
     "render_checkout",
@@ -47,7 +46,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SPLIT_CODES = {"train": 1, "val": 2, "test": 3}
-LEVEL_ORDER = ("easy", "medium", "hard")
 TRAIN_JPEG_QUALITY = 95
 CHECKOUT_JPEG_QUALITY = 85
 
@@ -117,13 +115,13 @@ def render_train(catalogue, cfg: SynthConfig, index: int):
 
 def render_checkout(catalogue, cfg: SynthConfig, split: str, index: int):
     """
-    Checkout image ``index`` of ``split`` ("val"/"test"), level ``LEVEL_ORDER[index % 3]``.
+    Checkout image ``index`` of ``split`` ("val"/"test"), level ``RPC_LEVELS[index % 3]``.
 
     Returns:
         image (S x S x 3 float32 RGB), record (dict ``file_name, width, height, level,
         instances``).
     """
-    level = LEVEL_ORDER[index % len(LEVEL_ORDER)]
+    level = RPC_LEVELS[index % len(RPC_LEVELS)]
     image, instances = render_checkout_image(
         catalogue, level, cfg.size, image_rng(cfg.seed, split, index)
     )
@@ -197,7 +195,7 @@ def generate_synthetic_rpc(
     }
     out = os.path.abspath(out)
     with atomic_output_dir(out, overwrite=overwrite) as root:
-        for split in SPLITS:
+        for split in RPC_SPLITS:
             os.makedirs(os.path.join(root, image_folder(split)))
         os.makedirs(os.path.join(root, MASK_DIR))
         worker = _Worker(catalogue, cfg, root)
@@ -208,7 +206,7 @@ def generate_synthetic_rpc(
                 workers, initializer=_init_worker, initargs=(worker,)
             )
         try:
-            for split in SPLITS:
+            for split in RPC_SPLITS:
                 tasks = [(split, i) for i in range(cfg.count(split))]
                 results = pool.imap(_run_task, tasks, chunksize=4) if pool else map(worker, tasks)
                 records = list(
@@ -225,7 +223,6 @@ def generate_synthetic_rpc(
             if pool is not None:
                 pool.terminate()
                 pool.join()
-    logger.info(
-        "Wrote the synthetic RPC (%s) to %s", ", ".join(f"{s}: {cfg.count(s)}" for s in SPLITS), out
-    )
+    counts = ", ".join(f"{s}: {cfg.count(s)}" for s in RPC_SPLITS)
+    logger.info("Wrote the synthetic RPC (%s) to %s", counts, out)
     return out

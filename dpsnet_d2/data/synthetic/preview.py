@@ -7,13 +7,15 @@ Read from a generated dataset folder when it has the JSON files, else rendered i
 
 import json
 import os
+import uuid
 
 import cv2
 import numpy as np
 
+from ..datasets.rpc_format import image_folder, json_name
+from .compose import encode
 from .generate import SynthConfig, render_checkout, render_train
 from .products import make_catalogue
-from .writer import image_folder, json_name
 
 __all__ = ["make_preview"]
 
@@ -24,13 +26,16 @@ _PALETTE = np.asarray(
 
 
 def _thumb(image_rgb, boxes, category_ids, thumb):
-    """Resize an RGB uint8 image to thumb x thumb and draw its boxes (colour by category)."""
-    scale = thumb / max(image_rgb.shape[:2])
+    """
+    Resize an RGB uint8 image (H x W x 3) to thumb x thumb (squashed when H != W) and draw its
+    boxes (XYWH in image pixels, scaled with the image along each axis), coloured by category.
+    """
+    sx, sy = thumb / image_rgb.shape[1], thumb / image_rgb.shape[0]
     img = cv2.resize(image_rgb, (thumb, thumb), interpolation=cv2.INTER_AREA)
     for (x, y, w, h), c in zip(boxes, category_ids):
         colour = tuple(int(v) for v in _PALETTE[c % len(_PALETTE)])
-        p0 = (int(round(x * scale)), int(round(y * scale)))
-        p1 = (int(round((x + w) * scale)), int(round((y + h) * scale)))
+        p0 = (int(round(x * sx)), int(round(y * sy)))
+        p1 = (int(round((x + w) * sx)), int(round((y + h) * sy)))
         cv2.rectangle(img, p0, p1, colour, 1, cv2.LINE_AA)
     return img
 
@@ -140,16 +145,25 @@ def make_preview(
             ),
         ]
     )
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
     ext = os.path.splitext(path)[1].lower()
-    ok, buf = cv2.imencode(
-        ext, grid[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85] if ext in (".jpg", ".jpeg") else []
-    )
-    if not ok:
-        raise ValueError(f"cannot encode the preview as {ext!r} ({path}); use .jpg or .png")
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(buf.tobytes())
-    os.replace(tmp, path)
+    try:
+        data = encode(grid, ".jpg" if ext in (".jpg", ".jpeg") else ext, quality=85)
+    except (cv2.error, RuntimeError) as e:
+        raise ValueError(f"cannot encode the preview as {ext!r} ({path}); use .jpg or .png") from e
+    _write_file(path, data)
     return grid
+
+
+def _write_file(path, data):
+    """Write ``data`` (bytes) to ``path`` through a temporary file beside it, removed on error."""
+    parent, base = os.path.split(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
+    f = open(tmp, "xb")
+    try:
+        with f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.remove(tmp)
+        raise

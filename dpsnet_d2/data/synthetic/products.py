@@ -23,6 +23,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..datasets.rpc_format import RPC_SUPERCATEGORIES
+
 __all__ = [
     "SUPERCATEGORIES",
     "FAMILIES",
@@ -32,12 +34,9 @@ __all__ = [
     "make_catalogue",
 ]
 
-# RPC's 17 super-categories (METHOD.md section 1), in the order used for the synthetic ids.
-SUPERCATEGORIES = (
-    "alcohol", "candy", "canned_food", "chocolate", "dessert", "dried_food", "dried_fruit",
-    "drink", "gum", "instant_drink", "instant_noodles", "milk", "personal_hygiene",
-    "puffed_food", "seasoner", "stationery", "tissue",
-)  # fmt: skip
+# RPC's 17 super-categories (METHOD.md section 1), in the order used for the synthetic ids: the
+# loader's RPC_SUPERCATEGORIES under the name this package has always exported.
+SUPERCATEGORIES = RPC_SUPERCATEGORIES
 
 FAMILIES = ("box", "bottle", "can", "cup", "bag", "pouch", "tube")
 

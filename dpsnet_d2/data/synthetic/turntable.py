@@ -16,7 +16,17 @@ Scale: the product is drawn at ``0.6 * S / 27`` pixels per centimetre (the talle
 import cv2
 import numpy as np
 
-from .compose import cast_shadow, grain, mask_box, paste, resize_sprite, smooth_field, smooth_noise
+from .compose import (
+    AA,
+    SHIFT,
+    cast_shadow,
+    grain,
+    mask_box,
+    paste,
+    resize_sprite,
+    smooth_field,
+    smooth_noise,
+)
 from .render_product import Viewpoint, render_view
 
 __all__ = ["TRAIN_PX_PER_CM", "render_train_image", "jitter_view"]
@@ -24,7 +34,6 @@ __all__ = ["TRAIN_PX_PER_CM", "render_train_image", "jitter_view"]
 # Pixels per centimetre for an image side of 1 pixel (multiply by the image side).
 TRAIN_PX_PER_CM = 0.6 / 27.0
 
-_SHIFT = 4  # sub-pixel bits for OpenCV drawing
 _BACKDROPS = ((0.32, 0.33, 0.35), (0.45, 0.45, 0.44), (0.26, 0.29, 0.34), (0.52, 0.49, 0.45))
 
 
@@ -54,12 +63,12 @@ def _studio(rng, noise_rng, S: int):
     dark = rng.random() < 0.4
     top, rim, mark = ((0.16, 0.16, 0.17), (0.08, 0.08, 0.09), (0.75, 0.75, 0.72)) if dark else (
         (0.78, 0.78, 0.76), (0.5, 0.5, 0.5), (0.35, 0.35, 0.37))  # fmt: skip
-    one = 1 << _SHIFT
+    one = 1 << SHIFT
 
     def ellipse(centre_y, scale, colour, thickness):
         centre = (int(cx * one), int(centre_y * one))
         axes = (int(ax * scale * one), int(ay * scale * one))
-        cv2.ellipse(img, centre, axes, 0, 0, 360, colour, thickness, cv2.LINE_AA, _SHIFT)
+        cv2.ellipse(img, centre, axes, 0, 0, 360, colour, thickness, AA, SHIFT)
 
     ellipse(cy + 0.035 * S, 1.0, rim, -1)
     ellipse(cy, 1.0, top, -1)
@@ -70,7 +79,7 @@ def _studio(rng, noise_rng, S: int):
     inner = np.stack([cx + 0.9 * ax * np.cos(angles), cy + 0.9 * ay * np.sin(angles)], 1)
     outer = np.stack([cx + ax * np.cos(angles), cy + ay * np.sin(angles)], 1)
     ticks = np.round(np.stack([inner, outer], 1) * one).astype(np.int32)
-    cv2.polylines(img, list(ticks), False, mark, 2 * line, cv2.LINE_AA, _SHIFT)
+    cv2.polylines(img, list(ticks), False, mark, 2 * line, AA, SHIFT)
     return img, (cx, cy)
 
 

@@ -1,7 +1,8 @@
 """
 The on-disk form of the synthetic RPC: RPC's official layout and JSON schema, written atomically.
 
-Layout under ``--out`` (RPC's names, contract 3 of the project)::
+Layout under ``--out`` (RPC's names, contract 3 of the project; the split, file and folder names
+come from :mod:`dpsnet_d2.data.datasets.rpc_format`)::
 
     train2019/  val2019/  test2019/                 images (JPEG)
     instances_train2019.json  instances_val2019.json  instances_test2019.json
@@ -25,7 +26,8 @@ the method itself never reads it.
 
 Atomic write: everything is built in a temporary folder beside ``--out`` and moved into place with
 ``os.replace`` at the end; on any error the temporary folder is removed and nothing is left at
-``--out``. An existing ``--out`` is refused unless ``overwrite=True``.
+``--out`` (or, when overwriting, the old set is left there). An existing ``--out`` is refused
+unless ``overwrite=True``.
 """
 
 import contextlib
@@ -35,28 +37,14 @@ import shutil
 import tempfile
 
 __all__ = [
-    "SPLITS",
     "MASK_DIR",
-    "image_folder",
-    "json_name",
     "atomic_output_dir",
     "build_train_json",
     "build_checkout_json",
     "write_json",
 ]
 
-SPLITS = ("train", "val", "test")
 MASK_DIR = "train2019_masks"
-
-
-def image_folder(split: str) -> str:
-    """``"train2019"`` etc."""
-    return f"{split}2019"
-
-
-def json_name(split: str) -> str:
-    """``"instances_train2019.json"`` etc."""
-    return f"instances_{split}2019.json"
 
 
 def _categories(catalogue):
@@ -155,7 +143,8 @@ def write_json(path: str, data) -> None:
 def atomic_output_dir(out: str, *, overwrite: bool = False):
     """
     Yield a fresh temporary folder beside ``out``; on success it replaces ``out``, on error it is
-    removed (``out`` is untouched either way until the final rename).
+    removed (``out`` is untouched either way until the final rename). If that rename fails, an
+    existing ``out`` is moved back into place before the error is raised.
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is False.
@@ -173,8 +162,14 @@ def atomic_output_dir(out: str, *, overwrite: bool = False):
         os.chmod(tmp, 0o755)
         if os.path.lexists(out):
             trash = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
-            os.replace(out, os.path.join(trash, base))
-            os.replace(tmp, out)
+            old = os.path.join(trash, base)
+            os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)  # put the old set back before re-raising
+                os.rmdir(trash)
+                raise
             shutil.rmtree(trash)
         else:
             os.replace(tmp, out)

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dpsnet_d2.data.datasets import rpc_format
 from dpsnet_d2.data.synthetic import LEVELS, MASK_DIR, SUPERCATEGORIES, image_folder, json_name
 
 
@@ -23,6 +24,14 @@ def test_layout(tiny_synth):
     )
     for split in ("train", "val", "test"):
         assert len(os.listdir(os.path.join(root, image_folder(split)))) == cfg.count(split)
+
+
+
+def test_one_layout_for_loader_and_generator():
+    """The generator's names are the loader's (rpc_format.py), not copies that could drift."""
+    assert SUPERCATEGORIES is rpc_format.RPC_SUPERCATEGORIES
+    assert (json_name, image_folder) == (rpc_format.json_name, rpc_format.image_folder)
+    assert tuple(LEVELS) == rpc_format.RPC_LEVELS
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
