@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from tabulate import tabulate
 
+from ..data.datasets.rpc_format import RPC_LEVELS
 from .rpc_metrics import CountTable, official_sweep
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "build_report", "report_table", "report_text", "report_metrics", "write_json_atomic",
 ]
 
-LEVELS = ("easy", "medium", "hard")
+LEVELS = RPC_LEVELS  # the order of the rows
 AVERAGED = "averaged"
 # The leaderboard's columns (rpctool's ``config.column_names``), then ours.
 COLUMNS = ("level", "method", "cAcc", "mCIoU", "ACD", "mCCD", "mAP50", "mmAP",
