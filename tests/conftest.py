@@ -69,6 +69,21 @@ def tiny_rcnn_opts():
     return _tiny_rcnn_opts
 
 
+@pytest.fixture
+def tiny_dpsnet_cfg(tiny_coco, tmp_path):
+    """configs/Base-DPSNet.yaml with the tiny overrides, on the tiny COCO set."""
+    from detectron2.config import get_cfg
+
+    from dpsnet_d2 import add_dpsnet_config
+
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.merge_from_file(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
+                                     "Base-DPSNet.yaml"))
+    cfg.merge_from_list(_tiny_rcnn_opts(tiny_coco, str(tmp_path)))
+    return cfg
+
+
 def _tiny_rcnn_opts(dataset_name, output_dir, num_classes=3):
     """Config overrides for a tiny R-18-FPN trained from scratch at 64 px on CPU."""
     return [

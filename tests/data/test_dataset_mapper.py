@@ -1,29 +1,19 @@
 """DPSNetDatasetMapper: DatasetMapper's output plus density targets built after augmentation."""
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 import torch
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog
 from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
-from dpsnet_d2 import add_dpsnet_config
 from dpsnet_d2.data import DensityTargetGenerator, DPSNetDatasetMapper
 from dpsnet_d2.engine.trainer import build_train_mapper
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def cfg(tiny_coco, tiny_rcnn_opts, tmp_path):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
-    cfg.merge_from_list(tiny_rcnn_opts(tiny_coco, tmp_path))
-    return cfg
+def cfg(tiny_dpsnet_cfg):
+    return tiny_dpsnet_cfg
 
 
 def _mapper(cfg, augmentations):

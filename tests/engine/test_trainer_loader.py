@@ -1,23 +1,14 @@
 """DPSNetTrainer.build_train_loader: the mapper must build density targets for the counting view."""
-from pathlib import Path
-
 import pytest
-from detectron2.config import get_cfg
 from detectron2.data import DatasetMapper
 
-from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+from dpsnet_d2 import DPSNetTrainer
 from dpsnet_d2.engine.trainer import build_train_mapper
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cfg(tiny_coco, tiny_rcnn_opts, tmp_path):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
-    cfg.merge_from_list(tiny_rcnn_opts(tiny_coco, tmp_path))
-    return cfg
+def cfg(tiny_dpsnet_cfg):
+    return tiny_dpsnet_cfg
 
 
 def test_d2_mapper_with_the_density_head_is_a_clear_error(cfg):
