@@ -26,7 +26,7 @@ import time
 from detectron2.config import get_cfg
 
 from dpsnet_d2 import add_dpsnet_config
-from dpsnet_d2.data.datasets.rpc_format import load_rpc_categories
+from dpsnet_d2.data.datasets.rpc_format import json_name, load_rpc_categories
 from dpsnet_d2.data.synthetic import SynthConfig, generate_synthetic_rpc
 from dpsnet_d2.evaluation.rpc_protocol import report_table
 
@@ -57,9 +57,9 @@ def ensure_data(datasets_root, num_classes):
     root = os.path.join(datasets_root, "synthetic_rpc")
     fix = "delete it (the demo then generates it) or pass --datasets with a matching one"
     if os.path.isdir(root):
-        json_file = os.path.join(root, "instances_train2019.json")
+        json_file = os.path.join(root, json_name("train"))
         if not os.path.isfile(json_file):
-            raise SystemExit(f"[demo] {root} exists but has no instances_train2019.json: {fix}")
+            raise SystemExit(f"[demo] {root} exists but has no {json_name('train')}: {fix}")
         found = len(load_rpc_categories(json_file)["thing_classes"])
         if found != num_classes:
             raise SystemExit(

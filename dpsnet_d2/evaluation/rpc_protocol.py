@@ -16,14 +16,13 @@ Metrics are defined in :mod:`.rpc_metrics`. Percentages (cAcc, mCIoU, mAP50, mmA
 in %, as on the leaderboard; ACD and mCCD are plain numbers.
 """
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 from tabulate import tabulate
 
 from ..data.datasets.rpc_format import RPC_LEVELS
+from ..utils.file_io import atomic_write_bytes
 from .rpc_metrics import CountTable, official_sweep
 
 __all__ = [
@@ -317,20 +316,5 @@ def report_metrics(report):
 
 
 def write_json_atomic(path, obj):
-    """
-    Write ``obj`` as JSON to ``path`` through a temporary file in the same folder (a reader never
-    sees a half-written file); the file gets the usual permissions (0666 less the umask).
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(obj))  # dumps uses the C encoder, dump does not
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write ``obj`` as JSON to ``path`` atomically (:func:`dpsnet_d2.utils.atomic_write_bytes`)."""
+    atomic_write_bytes(path, json.dumps(obj).encode())  # dumps uses the C encoder, dump does not

@@ -14,7 +14,6 @@ from .compose import AA, cast_shadow, paste, rotate_sprite
 __all__ = ["CLUTTER_KINDS", "draw_clutter"]
 
 
-
 def _sprite(img_u8, alpha_u8):
     a = alpha_u8.astype(np.float32) / 255.0
     return img_u8.astype(np.float32) / 255.0 * a[..., None], a

@@ -7,11 +7,11 @@ Read from a generated dataset folder when it has the JSON files, else rendered i
 
 import json
 import os
-import uuid
 
 import cv2
 import numpy as np
 
+from ...utils.file_io import atomic_write_bytes
 from ..datasets.rpc_format import image_folder, json_name
 from .compose import encode
 from .generate import SynthConfig, render_checkout, render_train
@@ -150,20 +150,6 @@ def make_preview(
         data = encode(grid, ".jpg" if ext in (".jpg", ".jpeg") else ext, quality=85)
     except (cv2.error, RuntimeError) as e:
         raise ValueError(f"cannot encode the preview as {ext!r} ({path}); use .jpg or .png") from e
-    _write_file(path, data)
+    atomic_write_bytes(path, data)
     return grid
 
-
-def _write_file(path, data):
-    """Write ``data`` (bytes) to ``path`` through a temporary file beside it, removed on error."""
-    parent, base = os.path.split(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
-    f = open(tmp, "xb")
-    try:
-        with f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.remove(tmp)
-        raise
