@@ -5,9 +5,9 @@ dpsnet_d2: DPSNet for automatic check-out as a Detectron2 extension.
 datasets, evaluators) with Detectron2's registries.
 """
 from . import data, modeling
-from .config import add_dpsnet_config
+from .config import add_dpsnet_config, get_dpsnet_cfg
 from .engine import DPSNetTrainer
 from .evaluation import RPCEvaluator
 from .version import __version__
 
-__all__ = ["add_dpsnet_config", "DPSNetTrainer", "RPCEvaluator", "__version__"]
+__all__ = ["add_dpsnet_config", "get_dpsnet_cfg", "DPSNetTrainer", "RPCEvaluator", "__version__"]

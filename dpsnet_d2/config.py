@@ -1,5 +1,25 @@
 """DPSNet config nodes: ``add_dpsnet_config`` adds them; D2's global defaults stay as they are."""
+from typing import Optional, Sequence
+
 from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+
+__all__ = ["add_dpsnet_config", "get_dpsnet_cfg"]
+
+
+def get_dpsnet_cfg(config_file: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
+    """
+    A new config: Detectron2's defaults, DPSNet's nodes, then ``config_file`` (if given) and the
+    ``KEY VALUE`` overrides ``opts``, in that order. Not frozen. Tools and tests build every
+    config through here.
+    """
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    if config_file:
+        cfg.merge_from_file(config_file)
+    if opts:
+        cfg.merge_from_list(list(opts))
+    return cfg
 
 
 def add_dpsnet_config(cfg):

@@ -23,11 +23,9 @@ import subprocess
 import sys
 import time
 
-from detectron2.config import get_cfg
-
-from dpsnet_d2 import add_dpsnet_config
+from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data.datasets.rpc_format import json_name, load_rpc_categories
-from dpsnet_d2.data.synthetic import SynthConfig, generate_synthetic_rpc
+from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
 from dpsnet_d2.evaluation.rpc_protocol import report_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,11 +40,7 @@ def say(message):
 
 def config_num_classes(config_file, opts):
     """MODEL.ROI_HEADS.NUM_CLASSES of ``config_file`` with the ``KEY VALUE`` overrides."""
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(opts)
-    return cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    return get_dpsnet_cfg(config_file, opts).MODEL.ROI_HEADS.NUM_CLASSES
 
 
 def ensure_data(datasets_root, num_classes):

@@ -8,14 +8,14 @@ Generate the embedded synthetic RPC (official RPC layout and JSON schema), or pr
 
 With ``--preview`` nothing is generated on disk: the grid is read from ``--out`` when it holds a
 generated set, else rendered in memory from the other flags. The same flags and seed give
-byte-identical files. Layout: datasets/README.md; logic: dpsnet_d2/data/synthetic/.
+byte-identical files. Layout: datasets/README.md; logic: dpsnet_d2/data/synthetic_rpc/.
 """
 
 import argparse
 import logging
 import os
 
-from dpsnet_d2.data.synthetic import SynthConfig, generate_synthetic_rpc, make_preview
+from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc, make_preview
 
 
 def get_parser():

@@ -10,19 +10,15 @@ Train or evaluate a DPSNet model with Detectron2.
 Trailing ``KEY VALUE`` pairs override the config (Detectron2's ``opts``).
 """
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 
-from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
 
 
 def setup(args):
     """Build the frozen config from defaults, DPSNet nodes, the config file and overrides."""
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_dpsnet_cfg(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
     return cfg

@@ -7,72 +7,23 @@ padding), h x w: density map = ceil(H / s) x ceil(W / s) at stride s. Map coordi
 covers image pixels [j*s, (j+1)*s) and its centre is at map coordinate j + 0.5.
 """
 import math
-from typing import List, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 
 from detectron2.config import configurable
-from detectron2.data import MetadataCatalog
 from detectron2.structures import Boxes
+
+from ..modeling.density.channels import density_channel_map
 
 __all__ = [
     "DensityTargetGenerator",
     "SIGMA_PER_HALF_SIDE",
-    "density_channel_map",
     "gaussian_profiles",
 ]
 
 # Published Gaussian width: sigma = max(sigma_min, min(w, h) / 2 * 5 / 12), box size in map pixels.
 SIGMA_PER_HALF_SIDE = 5.0 / 12.0
-
-
-def density_channel_map(cfg) -> Tuple[int, List[int]]:
-    """
-    The class -> density channel map of ``cfg.MODEL.DENSITY_HEAD.CHANNEL_MODE``.
-
-    * "agnostic": every class -> channel 0, C = 1;
-    * "category": class k -> channel k, C = K (``MODEL.ROI_HEADS.NUM_CLASSES``);
-    * "supercategory": class k -> metadata ``thing_class_to_supercategory[k]`` and
-      C = ``len(supercategories)``, read from the training datasets (``DATASETS.TEST`` when
-      there are none); every dataset read must carry the same map.
-
-    Returns:
-        (C, class_to_channel): int and a list of K ints in [0, C).
-    """
-    mode = cfg.MODEL.DENSITY_HEAD.CHANNEL_MODE
-    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    if mode == "agnostic":
-        return 1, [0] * num_classes
-    if mode == "category":
-        return num_classes, list(range(num_classes))
-    if mode != "supercategory":
-        raise ValueError(
-            f"MODEL.DENSITY_HEAD.CHANNEL_MODE={mode!r}; choose agnostic, category or supercategory"
-        )
-    names = list(cfg.DATASETS.TRAIN) or list(cfg.DATASETS.TEST)
-    if not names:
-        raise ValueError("CHANNEL_MODE 'supercategory' needs a dataset in DATASETS.TRAIN or TEST")
-    maps = []
-    for name in names:
-        meta = MetadataCatalog.get(name)
-        supercategories = meta.get("supercategories", None)
-        class_to_super = meta.get("thing_class_to_supercategory", None)
-        if supercategories is None or class_to_super is None:
-            raise ValueError(
-                f"dataset {name!r}: metadata has no 'supercategories' / "
-                "'thing_class_to_supercategory', needed by CHANNEL_MODE 'supercategory'"
-            )
-        if len(class_to_super) != num_classes:
-            raise ValueError(
-                f"dataset {name!r}: thing_class_to_supercategory has {len(class_to_super)} "
-                f"entries, MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}"
-            )
-        if not all(0 <= int(c) < len(supercategories) for c in class_to_super):
-            raise ValueError(f"dataset {name!r}: thing_class_to_supercategory out of range")
-        maps.append((len(supercategories), [int(c) for c in class_to_super]))
-    if any(m != maps[0] for m in maps[1:]):
-        raise ValueError(f"datasets {names} have different super-category maps")
-    return maps[0]
 
 
 def gaussian_profiles(centers: torch.Tensor, sigmas: torch.Tensor, length: int) -> torch.Tensor:

@@ -26,11 +26,10 @@ from ..utils.file_io import atomic_write_bytes
 from .rpc_metrics import CountTable, official_sweep
 
 __all__ = [
-    "LEVELS", "AVERAGED", "COLUMNS", "RPCGroundTruth", "Detections", "evaluate_counts",
+    "AVERAGED", "COLUMNS", "RPCGroundTruth", "Detections", "evaluate_counts",
     "build_report", "report_table", "report_text", "report_metrics", "write_json_atomic",
 ]
 
-LEVELS = RPC_LEVELS  # the order of the rows
 AVERAGED = "averaged"
 # The leaderboard's columns (rpctool's ``config.column_names``), then ours.
 COLUMNS = ("level", "method", "cAcc", "mCIoU", "ACD", "mCCD", "mAP50", "mmAP",
@@ -171,7 +170,7 @@ class RPCGroundTruth:
     def buckets(self):
         """[(name, (n,) image indices)]: easy, medium, hard, other levels, then "averaged"."""
         present = set(self.levels.tolist()) - {""}
-        names = [lv for lv in LEVELS if lv in present] + sorted(present - set(LEVELS))
+        names = [lv for lv in RPC_LEVELS if lv in present] + sorted(present - set(RPC_LEVELS))
         return [(lv, np.flatnonzero(self.levels == lv)) for lv in names] + [
             (AVERAGED, np.arange(self.num_images))
         ]

@@ -9,7 +9,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.transforms import HFlipTransform, ResizeTransform
 
 from dpsnet_d2 import add_dpsnet_config
-from dpsnet_d2.data import DensityTargetGenerator, density_channel_map
+from dpsnet_d2.data import DensityTargetGenerator
+from dpsnet_d2.modeling.density import density_channel_map
 from dpsnet_d2.data.density_targets import SIGMA_PER_HALF_SIDE
 
 

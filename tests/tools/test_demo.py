@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from dpsnet_d2.data.synthetic import SynthConfig
+from dpsnet_d2.data.synthetic_rpc import SynthConfig
 
 
 def test_demo_data_are_the_defaults_and_match_the_demo_config(load_tool):

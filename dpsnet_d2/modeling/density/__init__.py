@@ -1,4 +1,5 @@
-"""The counting view: density heads (registry) and the density loss."""
+"""The counting view: class -> density-channel map, density heads (registry), the density loss."""
+from .channels import density_channel_map
 from .head import DENSITY_HEAD_REGISTRY, StandardDensityHead, build_density_head
 from .losses import density_l2_loss, pad_density_targets
 
@@ -6,6 +7,7 @@ __all__ = [
     "DENSITY_HEAD_REGISTRY",
     "StandardDensityHead",
     "build_density_head",
+    "density_channel_map",
     "density_l2_loss",
     "pad_density_targets",
 ]

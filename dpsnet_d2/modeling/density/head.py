@@ -13,7 +13,7 @@ from detectron2.config import configurable
 from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.utils.registry import Registry
 
-from ...data.density_targets import density_channel_map
+from .channels import density_channel_map
 
 __all__ = ["DENSITY_HEAD_REGISTRY", "build_density_head", "StandardDensityHead"]
 

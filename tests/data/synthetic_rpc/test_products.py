@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from dpsnet_d2.data.synthetic import (
+from dpsnet_d2.data.synthetic_rpc import (
     SUPERCATEGORIES,
     Viewpoint,
     make_catalogue,

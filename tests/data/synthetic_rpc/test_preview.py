@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-import dpsnet_d2.data.synthetic.preview as preview
-from dpsnet_d2.data.synthetic import SynthConfig, make_preview
+import dpsnet_d2.data.synthetic_rpc.preview as preview
+from dpsnet_d2.data.synthetic_rpc import SynthConfig, make_preview
 
 
 def test_preview_from_disk(tiny_synth, tmp_path):

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from dpsnet_d2.data.synthetic import LEVELS, RPC_LEVEL_MEANS, sample_scene_plan
+from dpsnet_d2.data.synthetic_rpc import LEVEL_SPECS, RPC_LEVEL_MEANS, sample_scene_plan
 
 
 @pytest.mark.parametrize("split", ["val", "test"])
@@ -21,7 +21,7 @@ def test_written_scenes_within_ranges(tiny_synth, split):
         cats[a["image_id"]].add(a["category_id"])
     levels = collections.Counter()
     for im in data["images"]:
-        spec = LEVELS[im["level"]]
+        spec = LEVEL_SPECS[im["level"]]
         levels[im["level"]] += 1
         assert min(spec.items) <= items[im["id"]] <= max(spec.items)
         # categories are capped at the catalogue size (4 SKUs here)
@@ -36,7 +36,7 @@ def test_plan_statistics_match_rpc(level):
     plans = [sample_scene_plan(level, 20, rng) for _ in range(3000)]
     items = np.array([len(p) for p in plans])
     cats = np.array([len(set(p.tolist())) for p in plans])
-    spec = LEVELS[level]
+    spec = LEVEL_SPECS[level]
     assert items.min() >= min(spec.items) and items.max() <= max(spec.items)
     assert set(cats.tolist()) <= set(spec.categories)
     mean_items, mean_cats = RPC_LEVEL_MEANS[level]

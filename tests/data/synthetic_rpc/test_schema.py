@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dpsnet_d2.data.datasets import rpc_format
-from dpsnet_d2.data.synthetic import LEVELS, MASK_DIR, SUPERCATEGORIES, image_folder, json_name
+from dpsnet_d2.data.synthetic_rpc import LEVEL_SPECS, MASK_DIR, SUPERCATEGORIES, image_folder, json_name
 
 
 def _load(root, split):
@@ -31,7 +31,7 @@ def test_one_layout_for_loader_and_generator():
     """The generator's names are the loader's (rpc_format.py), not copies that could drift."""
     assert SUPERCATEGORIES is rpc_format.RPC_SUPERCATEGORIES
     assert (json_name, image_folder) == (rpc_format.json_name, rpc_format.image_folder)
-    assert tuple(LEVELS) == rpc_format.RPC_LEVELS
+    assert tuple(LEVEL_SPECS) == rpc_format.RPC_LEVELS
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
@@ -52,7 +52,7 @@ def test_json_schema(tiny_synth, split):
     for im in data["images"]:
         assert set(im) == image_keys
         if split != "train":
-            assert im["level"] in LEVELS
+            assert im["level"] in LEVEL_SPECS
         img = cv2.imread(os.path.join(root, image_folder(split), im["file_name"]))
         assert img.shape == (im["height"], im["width"], 3) == (cfg.size, cfg.size, 3)
     ann_ids = [a["id"] for a in data["annotations"]]

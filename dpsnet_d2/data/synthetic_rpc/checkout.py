@@ -4,7 +4,7 @@ Checkout scenes (val/test) of the synthetic RPC: many products on a counter, see
 Shapes: S x S is the image (S = ``size``); images are float32 RGB in [0, 1] until encoded.
 
 **Levels.** Per image, the number of distinct SKUs (categories) and of products (items) are drawn
-from :data:`LEVELS`, chosen so the means match RPC's (METHOD.md section 1) within the synthesis
+from :data:`LEVEL_SPECS`, chosen so the means match RPC's (METHOD.md section 1) within the synthesis
 rules' ranges:
 
 =======  ===================  ===============  ==================  ============
@@ -49,7 +49,7 @@ from .clutter import draw_clutter
 from .compose import cast_shadow, grain, mask_box, paste, resize_sprite, smooth_field, smooth_noise
 from .render_product import natural_viewpoint, render_view
 
-__all__ = ["LEVELS", "LevelSpec", "RPC_LEVEL_MEANS", "sample_scene_plan", "render_checkout_image"]
+__all__ = ["LEVEL_SPECS", "LevelSpec", "RPC_LEVEL_MEANS", "sample_scene_plan", "render_checkout_image"]
 
 # RPC's per-image means (objects, categories) of val+test by level (METHOD.md section 1).
 RPC_LEVEL_MEANS = {"easy": (7.0, 3.8), "medium": (12.0, 6.3), "hard": (17.0, 8.9)}
@@ -65,7 +65,7 @@ class LevelSpec:
     item_probs: Tuple[float, ...]
 
 
-LEVELS = {
+LEVEL_SPECS = {
     "easy": LevelSpec((3, 4), (0.2, 0.8), tuple(range(4, 11)), (1 / 7,) * 7),
     "medium": LevelSpec(
         (5, 6, 7), (0.2, 0.3, 0.5), tuple(range(10, 16)), (0.25, 0.2, 0.2, 0.15, 0.1, 0.1)
@@ -86,9 +86,9 @@ def sample_scene_plan(level: str, num_skus: int, rng):
     Returns:
         int64 array (items,) of 0-based catalogue indices, in stacking order (first at the bottom).
     """
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}; expected one of {sorted(LEVELS)}")
-    spec = LEVELS[level]
+    if level not in LEVEL_SPECS:
+        raise ValueError(f"unknown level {level!r}; expected one of {sorted(LEVEL_SPECS)}")
+    spec = LEVEL_SPECS[level]
     num_cat = min(int(rng.choice(spec.categories, p=spec.category_probs)), num_skus)
     num_items = int(rng.choice(spec.items, p=spec.item_probs))
     skus = rng.choice(num_skus, size=num_cat, replace=False)

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-import dpsnet_d2.data.synthetic.generate as generate
-import dpsnet_d2.data.synthetic.writer as writer
-from dpsnet_d2.data.synthetic import SynthConfig, generate_synthetic_rpc, render_train
+import dpsnet_d2.data.synthetic_rpc.generate as generate
+import dpsnet_d2.data.synthetic_rpc.writer as writer
+from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc, render_train
 
 
 def _files(root):
@@ -90,7 +90,7 @@ def test_failed_final_rename_restores_the_old_set(tmp_path, monkeypatch):
 
 
 def test_size_scales_everything():
-    from dpsnet_d2.data.synthetic import make_catalogue
+    from dpsnet_d2.data.synthetic_rpc import make_catalogue
 
     catalogue = make_catalogue(4, 0)
     for index in range(4):

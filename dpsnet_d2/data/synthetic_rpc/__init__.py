@@ -17,7 +17,7 @@ done by :mod:`dpsnet_d2.data.datasets.synthetic`.
 """
 
 from ..datasets.rpc_format import image_folder, json_name
-from .checkout import LEVELS, RPC_LEVEL_MEANS, render_checkout_image, sample_scene_plan
+from .checkout import LEVEL_SPECS, RPC_LEVEL_MEANS, render_checkout_image, sample_scene_plan
 from .generate import SynthConfig, generate_synthetic_rpc, render_checkout, render_train
 from .preview import make_preview
 from .products import SUPERCATEGORIES, ProductSpec, make_catalogue
@@ -25,7 +25,7 @@ from .render_product import Viewpoint, render_view, train_viewpoints
 from .writer import MASK_DIR
 
 __all__ = [
-    "LEVELS",
+    "LEVEL_SPECS",
     "RPC_LEVEL_MEANS",
     "MASK_DIR",
     "SUPERCATEGORIES",
