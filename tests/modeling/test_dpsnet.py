@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import GeneralizedRCNN, build_model
@@ -66,17 +65,11 @@ def test_density_feature_is_checked(tiny_dpsnet_cfg, feature, message):
         build_model(tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.IN_FEATURE", feature))
 
 
-class _OnesHead(nn.Module):
-    """A density head predicting 1 in every cell of the (padded) map, one channel."""
-
-    def forward(self, features):
-        return features.new_ones(features.shape[0], 1, *features.shape[-2:])
-
-
 def test_count_error_is_logged_on_the_unpadded_map(tiny_dpsnet_cfg, tiny_coco):
     cfg = tiny_dpsnet_cfg()  # TARGET_SCALE 10
     model = build_model(cfg)
-    model.density_head = _OnesHead()
+    # the layers predict 1 (in units of TARGET_SCALE) in every cell of the padded map
+    model.density_head.layers = lambda x: x.new_ones(x.shape[0], 1, *x.shape[-2:])
     full, other = _batch(cfg, tiny_coco)  # 64 x 64: 8 x 8 maps
     small = dict(other, image=other["image"][:, :40, :56], instances=other["instances"][:0])
     small["density"] = torch.zeros(1, 5, 7)  # no object; the batch pads it to 8 x 8
@@ -86,6 +79,22 @@ def test_count_error_is_logged_on_the_unpadded_map(tiny_dpsnet_cfg, tiny_coco):
     # predicted counts: 8 * 8 / 10 on the full image, 5 * 7 / 10 on the small one (not 6.4)
     expected = (abs(6.4 - full["density"].sum().item()) + 3.5) / 2
     assert logged == pytest.approx(expected, rel=1e-5)
+
+
+def test_backbone_runs_once_per_step_and_no_hook_is_left(tiny_dpsnet_cfg, tiny_coco):
+    cfg = tiny_dpsnet_cfg()
+    model = build_model(cfg)
+    batch = _batch(cfg, tiny_coco)
+    calls = []
+    model.backbone.register_forward_hook(lambda *args: calls.append(1))
+    hooks = dict(model.backbone._forward_hooks)
+    _losses(model, batch)
+    assert len(calls) == 1
+    model.eval()
+    with torch.no_grad():
+        assert set(model([{"image": batch[0]["image"]}])[0]) == {"instances", "density", "counts"}
+    assert len(calls) == 2
+    assert dict(model.backbone._forward_hooks) == hooks
 
 
 @pytest.mark.parametrize("mode,channels", [("agnostic", 1), ("category", 3)])
