@@ -131,7 +131,7 @@ TINY_RPC_CATEGORIES = [
 
 def make_tiny_rpc_split(split, size=64, seed=0):
     """
-    The annotation dict of one split of the tiny RPC set (contract 3), and its images.
+    The annotation dict of one split of the tiny RPC set (docs/method.md §1.1), and its images.
 
     train: 4 single-product images (no levels); val/test: 3 checkout images, one per level, with
     1 / 2 / 3 boxes. Returns (annotation dict, {file_name: HxWx3 uint8 RGB image}).
@@ -171,7 +171,7 @@ def make_tiny_rpc_split(split, size=64, seed=0):
 
 
 def write_tiny_rpc(root, splits=("train", "val", "test")):
-    """Write the tiny RPC set in the official layout (contract 3) under ``root``; return root."""
+    """Write the tiny RPC set (layout: docs/method.md §1.1) under ``root``; return root."""
     import cv2
 
     for split in splits:

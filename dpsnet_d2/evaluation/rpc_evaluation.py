@@ -50,9 +50,9 @@ class RPCEvaluator(DatasetEvaluator):
         """
         Args:
             dataset_name (str): a registered dataset whose dicts carry "image_id", optional
-                "level" and annotations with contiguous "category_id" (contract 1); its metadata
-                gives "thing_classes", and optionally "thing_dataset_id_to_contiguous_id" and
-                "json_file" (used for COCO AP when the file exists).
+                "level" and annotations with contiguous "category_id" (docs/method.md §1.2); its
+                metadata gives "thing_classes", and optionally "thing_dataset_id_to_contiguous_id"
+                and "json_file" (used for COCO AP when the file exists).
             output_dir (str or None): where to write the JSON files; None writes nothing.
             score_threshold (float or None): threshold of the ``fixed`` mode, in [0, 1];
                 None reports the ``sweep`` mode only.

@@ -2,7 +2,7 @@
 The RPC annotation format (COCO style, Retail Product Checkout 2019): reading a JSON file into
 Detectron2 dataset dicts, with every record checked.
 
-An ``instances_*.json`` file holds three lists (METHOD.md §1):
+An ``instances_*.json`` file holds three lists (docs/method.md §1.1):
 
 * ``images``: ``id, file_name, width, height`` and, on checkout splits, ``level``;
 * ``annotations``: ``id, image_id, category_id, bbox [x, y, w, h]`` and optionally ``point_xy``,
@@ -50,7 +50,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# The official RPC layout and vocabulary (METHOD.md §1), defined here only: the loader, the
+# The official RPC layout and vocabulary (docs/method.md §1), defined here only: the loader, the
 # registration, the synthetic generator and the tools import them.
 #
 # The splits of a dataset folder: <root>/instances_<split>2019.json and <root>/<split>2019/.
@@ -79,8 +79,9 @@ def image_folder(split):
 
 def _category_metadata(json_file, data):
     """
-    Check the ``categories`` of a parsed file and return the metadata they define (contract 2):
-    thing_classes, thing_dataset_id_to_contiguous_id, supercategories, thing_class_to_supercategory.
+    Check the ``categories`` of a parsed file and return the metadata they define
+    (docs/method.md §1.3): thing_classes, thing_dataset_id_to_contiguous_id, supercategories,
+    thing_class_to_supercategory.
     Contiguous ids follow the RPC ids in increasing order. Super-categories are those present,
     in the order of RPC_SUPERCATEGORIES, then any others sorted by name.
     """
@@ -107,7 +108,7 @@ def _category_metadata(json_file, data):
 
 def load_rpc_categories(json_file):
     """
-    Read only the ``categories`` of an RPC file and return their metadata (see contract 2:
+    Read only the ``categories`` of an RPC file and return their metadata (docs/method.md §1.3:
     thing_classes, thing_dataset_id_to_contiguous_id, supercategories,
     thing_class_to_supercategory).
 
@@ -161,7 +162,7 @@ def load_rpc_json_with_metadata(json_file, image_root, check_files=False):
     and what :func:`load_rpc_categories` returns (from the same parse); sets no metadata.
 
     Returns:
-        (list[dict], dict): the dataset dicts and the category metadata (contract 2).
+        (list[dict], dict): the dataset dicts and the category metadata (docs/method.md §1.3).
     """
     start = time.perf_counter()
     with gc_paused():

@@ -34,7 +34,7 @@ __all__ = [
     "make_catalogue",
 ]
 
-# RPC's 17 super-categories (METHOD.md section 1), in the order used for the synthetic ids: the
+# RPC's 17 super-categories (docs/method.md §1), in the order used for the synthetic ids: the
 # loader's RPC_SUPERCATEGORIES under the name this package has always exported.
 SUPERCATEGORIES = RPC_SUPERCATEGORIES
 

@@ -1,4 +1,4 @@
-"""The written files follow RPC's layout and JSON schema (contract 3), masks match the boxes."""
+"""The written files follow RPC's layout and schema (docs/method.md §1.1); masks match boxes."""
 
 import json
 import os
