@@ -4,12 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import GeneralizedRCNN, build_model
 from detectron2.utils.events import EventStorage
 
-from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
 from dpsnet_d2.data import DPSNetDatasetMapper
 
 REPO = Path(__file__).resolve().parents[2]
@@ -202,10 +201,7 @@ def test_overfit_two_images_halves_the_loss(tiny_dpsnet_cfg, tiny_coco):
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_model_builds_from_shipped_config(path):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(str(REPO / path))
-    cfg.MODEL.DEVICE = "cpu"
+    cfg = get_dpsnet_cfg(str(REPO / path), ["MODEL.DEVICE", "cpu"])
     model = build_model(cfg)  # builds only: MODEL.WEIGHTS is not loaded
     assert model.roi_heads.box_predictor.num_classes == cfg.MODEL.ROI_HEADS.NUM_CLASSES
     assert (model.density_head is not None) == cfg.MODEL.DENSITY_HEAD.ENABLED
