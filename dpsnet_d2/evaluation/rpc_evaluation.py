@@ -57,7 +57,7 @@ class RPCEvaluator(DatasetEvaluator):
             score_threshold (float or None): threshold of the ``fixed`` mode, in [0, 1];
                 None reports the ``sweep`` mode only.
             distributed (bool): gather the predictions of all ranks and evaluate on the main one.
-            compute_map (bool): compute mAP50 / mmAP with pycocotools (the slowest part).
+            compute_map (bool): compute mAP50 / mmAP (faster-coco-eval; the slowest part).
         """
         if score_threshold is not None and not 0.0 <= float(score_threshold) <= 1.0:
             raise ValueError(f"score_threshold must lie in [0, 1]; got {score_threshold}")
