@@ -90,5 +90,5 @@ def add_dpsnet_config(cfg):
     # Score threshold of the RPC evaluator's "fixed" mode (the deployable number); the "sweep"
     # mode (official protocol, an oracle per level) is reported beside it.
     cfg.TEST.RPC_SCORE_THRESH = 0.5
-    # False: the RPC evaluator skips mAP50 / mmAP (COCO AP, the slowest part on the 24k test images).
+    # False: the RPC evaluator skips mAP50 / mmAP (COCO AP: its slowest part on 24k test images).
     cfg.TEST.RPC_COMPUTE_MAP = True

@@ -115,9 +115,8 @@ def test_resize_moves_the_gaussian_with_the_box():
 
 
 def _cfg(mode, num_classes=3, train=()):
-    cfg = get_dpsnet_cfg(
-        opts=["MODEL.DENSITY_HEAD.CHANNEL_MODE", mode, "MODEL.ROI_HEADS.NUM_CLASSES", str(num_classes)]
-    )
+    cfg = get_dpsnet_cfg(opts=["MODEL.DENSITY_HEAD.CHANNEL_MODE", mode])
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
     cfg.DATASETS.TRAIN = train
     return cfg
 
