@@ -1,4 +1,5 @@
-"""Small helpers shared across the package."""
-from .file_io import atomic_write_bytes
+"""Small helpers shared across the package: atomic file writes, the tools' error handling."""
+from .cli import UserError, run_cli
+from .file_io import atomic_open, atomic_write_bytes
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["UserError", "atomic_open", "atomic_write_bytes", "run_cli"]
