@@ -31,7 +31,14 @@ logger = logging.getLogger(__name__)
 
 
 def coco_from_dict(dataset):
-    """A pycocotools COCO api over a COCO-style dict (no file, no prints)."""
+    """
+    A pycocotools COCO api over a COCO-style dict (no file, no prints). Annotations without
+    ``area`` (unused by RPC) get the box area and those without ``iscrowd`` get 0, in place.
+    """
+    for ann in dataset.get("annotations", ()):
+        if "area" not in ann:
+            ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
+        ann.setdefault("iscrowd", 0)
     with contextlib.redirect_stdout(io.StringIO()):
         api = COCO()
         api.dataset = dataset

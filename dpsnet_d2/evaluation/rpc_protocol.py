@@ -101,33 +101,6 @@ class RPCGroundTruth:
         return cls._checked(image_ids, levels, gt_image, gt_class, category_ids, source)
 
     @classmethod
-    def from_coco_dict(cls, coco, *, source):
-        """From a COCO-style dict (images with optional "level"); classes are the categories
-        sorted by id, as Detectron2's ``load_coco_json``."""
-        for key in ("images", "annotations", "categories"):
-            if key not in coco:
-                raise ValueError(
-                    f"{source}: no '{key}' list; expected a COCO-style ground-truth file"
-                )
-        category_ids = tuple(sorted(int(c["id"]) for c in coco["categories"]))
-        contiguous = {cid: k for k, cid in enumerate(category_ids)}
-        index = {}
-        for i, image in enumerate(coco["images"]):
-            index.setdefault(image["id"], i)
-        gt_image, gt_class = [], []
-        for j, ann in enumerate(coco["annotations"]):
-            if ann.get("image_id") not in index or ann.get("category_id") not in contiguous:
-                raise ValueError(
-                    f"{source}: annotation {j} (id {ann.get('id')}) has an unknown image_id "
-                    f"{ann.get('image_id')!r} or category_id {ann.get('category_id')!r}"
-                )
-            gt_image.append(index[ann["image_id"]])
-            gt_class.append(contiguous[ann["category_id"]])
-        image_ids = [image["id"] for image in coco["images"]]
-        levels = [image.get("level") or "" for image in coco["images"]]
-        return cls._checked(image_ids, levels, gt_image, gt_class, category_ids, source)
-
-    @classmethod
     def _checked(cls, image_ids, levels, gt_image, gt_class, category_ids, source):
         try:
             ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
