@@ -21,8 +21,9 @@ A tool's entry point::
 ``error: <message>`` and returns 1; any other exception is a bug and keeps its traceback.
 ``--debug`` on the command line or ``DPSNET_DEBUG=1`` in the environment shows the traceback of
 user errors too. The ``check_*`` helpers return the absolute path or raise :class:`UserError`
-naming the option or file.
+naming the option or file; :func:`int_at_least` is an argparse ``type`` for counts.
 """
+import argparse
 import json
 import os
 import sys
@@ -37,6 +38,7 @@ __all__ = [
     "check_input_file",
     "check_output_dir",
     "check_output_file",
+    "int_at_least",
     "read_json",
     "run_cli",
 ]
@@ -75,6 +77,22 @@ def add_debug_flag(parser):
         help=f"show the traceback of a user error (or set {DEBUG_ENV}=1)",
     )
     return parser
+
+
+def int_at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum`` (argparse reports anything else)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def _debug(argv):
