@@ -54,18 +54,18 @@ def ensure_data(datasets_root, num_classes):
     if os.path.isdir(root):
         json_file = os.path.join(root, json_name("train"))
         if not os.path.isfile(json_file):
-            raise SystemExit(f"[demo] {root} exists but has no {json_name('train')}: {fix}")
+            raise UserError(f"{root} exists but has no {json_name('train')}: {fix}")
         found = len(load_rpc_categories(json_file)["thing_classes"])
         if found != num_classes:
-            raise SystemExit(
-                f"[demo] {root} has {found} classes, the config's MODEL.ROI_HEADS.NUM_CLASSES "
+            raise UserError(
+                f"{root} has {found} classes, the config's MODEL.ROI_HEADS.NUM_CLASSES "
                 f"is {num_classes}: {fix}"
             )
         say(f"1/3 synthetic RPC: using the existing {root}")
         return root
     if DEMO_DATA.num_skus != num_classes:
-        raise SystemExit(
-            f"[demo] the demo's synthetic RPC has {DEMO_DATA.num_skus} classes, the config's "
+        raise UserError(
+            f"the demo's synthetic RPC has {DEMO_DATA.num_skus} classes, the config's "
             f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}"
         )
     say(f"1/3 synthetic RPC: generating {root} ({DEMO_DATA})")

@@ -22,6 +22,7 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
 from .rpc_coco import coco_from_dict, coco_results, rpc_report
+from ..utils.cli import UserError
 from .rpc_detections import detections_from_predictions
 from .rpc_protocol import (
     RPCGroundTruth,
@@ -140,7 +141,7 @@ class RPCEvaluator(DatasetEvaluator):
         image_ids = [p["image_id"] for p in predictions]
         index = gt_all.index_of(image_ids, source=source)
         if len(np.unique(index)) != len(index):
-            raise ValueError(f"{source}: an image was predicted more than once")
+            raise UserError(f"{source}: an image was predicted more than once")
         if len(index) < gt_all.num_images:
             self._logger.warning(f"{source}: {len(index)} of {gt_all.num_images} images were "
                                  "predicted; evaluating those only")

@@ -155,6 +155,22 @@ def check_input_dir(path, what):
     return os.path.abspath(path)
 
 
+def _check_writable(folder, what, shown):
+    """A file can be written in ``folder`` (existing or not); errors name ``shown``."""
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "is a file, expected a folder" if existing == shown else \
+            f"is under a file ({existing})"
+        raise UserError(f"{what} {shown}: {where}")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".write-test."):
+            pass
+    except OSError as e:
+        raise UserError(f"{what} {shown}: cannot write in {existing} ({_reason(e)})") from e
+
+
 def check_output_dir(path, what):
     """
     ``path`` is a folder that exists or can be created, and a file can be written in it. Creates
@@ -163,24 +179,14 @@ def check_output_dir(path, what):
     if not path:
         raise UserError(f"{what}: no folder given")
     path = os.path.abspath(path)
-    existing = path
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        where = "is a file" if existing == path else f"is under a file ({existing})"
-        raise UserError(f"{what} {path}: {where}, expected a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing, prefix=".write-test."):
-            pass
-    except OSError as e:
-        raise UserError(f"{what} {path}: cannot write in {existing} ({_reason(e)})") from e
+    _check_writable(path, what, path)
     return path
 
 
 def check_output_file(path, what, suffixes=()):
     """
-    ``path`` is a file that can be written: not a folder, its folder writable
-    (:func:`check_output_dir`) and, when ``suffixes`` are given (".jpg", ...), one of them.
+    ``path`` is a file that can be written: not a folder, in a folder that exists or can be
+    created and is writable, and, when ``suffixes`` are given (".jpg", ...), ending with one.
     """
     if not path:
         raise UserError(f"{what}: no file given")
@@ -188,7 +194,7 @@ def check_output_file(path, what, suffixes=()):
         raise UserError(f"{what} {path}: must end with one of {', '.join(suffixes)}")
     if os.path.isdir(path):
         raise UserError(f"{what} {path}: is a folder, expected a file")
-    check_output_dir(os.path.dirname(os.path.abspath(path)), what)
+    _check_writable(os.path.dirname(os.path.abspath(path)), what, path)
     return os.path.abspath(path)
 
 
