@@ -4,7 +4,7 @@ one line on stderr and a non-zero exit, without a traceback.
 
 A tool's entry point::
 
-    from dpsnet_d2.utils.cli import UserError, add_debug_flag, run_cli
+    from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, run_cli
 
     def main(argv=None):
         parser = argparse.ArgumentParser(...)
