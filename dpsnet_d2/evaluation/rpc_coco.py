@@ -22,7 +22,15 @@ logger = logging.getLogger(__name__)
 
 
 def coco_from_dict(dataset):
-    """A COCO api (faster-coco-eval's, pycocotools' interface) over a COCO-style dict; no prints."""
+    """
+    A COCO api (faster-coco-eval's, pycocotools' interface) over a COCO-style dict; no prints.
+    Annotations without ``area`` (unused by RPC) get the box area and those without ``iscrowd``
+    get 0, in place.
+    """
+    for ann in dataset.get("annotations", ()):
+        if "area" not in ann:
+            ann["area"] = float(ann["bbox"][2]) * float(ann["bbox"][3])
+        ann.setdefault("iscrowd", 0)
     return COCO(dataset, print_function=logger.debug)
 
 
