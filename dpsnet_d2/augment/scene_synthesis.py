@@ -174,9 +174,11 @@ def compose_scene(
         with_masks: also return the visible masks.
     Returns:
         dict with "image" H x W x 3 uint8, "boxes" N x 4 float32 XYXY, "items" (N,) int64 index
-        into ``cutouts`` of each annotated item, "visible" (N,) float32, "masks" N x H x W bool
-        (or None), "skipped" the number of cut-outs that found no place, "shrunk" the number
-        scaled down to fit inside the scene.
+        into ``cutouts`` of each annotated item, "visible" (N,) float32 visible fraction, "full"
+        (N,) int64 whole-mask pixels, "masks" N x H x W bool (or None), "whole_boxes" (rule
+        "box_iou": M x 4 XYXY of every pasted item's whole mask, in paste order, else None),
+        "skipped" the number of cut-outs that found no place, "shrunk" the number of times one
+        was scaled down to fit inside the scene.
     """
     if rule not in RULES:
         raise ValueError(f"visibility rule {rule!r}; choose one of {RULES}")
@@ -191,26 +193,28 @@ def compose_scene(
     src: List[int] = []
     skipped = shrunk = 0
     shrink_every = max(1, max_tries // 4)
+    whole: List[Tuple[int, int, int, int]] = []  # rule "box_iou": XYXY of each pasted mask
     for k, rgba in enumerate(cutouts):
         angle = rng.uniform(0.0, 360.0)
         scale = rng.uniform(*scale_range)
-        item, pos = None, None
+        item, pos, tight = None, None, None
         for t in range(max_tries):
             if item is None or (t and t % shrink_every == 0):
                 item = _transform_cutout(rgba, angle, scale * 0.85 ** (t // shrink_every))
-                if item is None:
-                    break
-                while item[1].shape[0] > H or item[1].shape[1] > W:  # larger than the scene
-                    fit = 0.98 * min(H / item[1].shape[0], W / item[1].shape[1])
-                    scale *= fit
+                while item is not None and (item[1].shape[0] > H or item[1].shape[1] > W):
+                    scale *= 0.98 * min(H / item[1].shape[0], W / item[1].shape[1])
                     item = _transform_cutout(rgba, angle, scale * 0.85 ** (t // shrink_every))
                     shrunk += 1
+                if item is None:  # scaled to nothing
+                    break
+                if rule == "box_iou":
+                    x, y, bw, bh = mask_box(item[1])
+                    tight = np.asarray([x, y, x + bw, y + bh], np.float64)
             h, w = item[1].shape
             x0, y0 = int(rng.integers(0, W - w + 1)), int(rng.integers(0, H - h + 1))
             if rule == "box_iou":
-                boxes = np.asarray([(x, y, x + bw, y + bh) for x, y, bw, bh in placed], np.float64)
-                ok = bool(np.all(_box_iou(np.asarray([x0, y0, x0 + w, y0 + h], np.float64),
-                                          boxes) <= max_iou))
+                box = tight + (x0, y0, x0, y0)
+                ok = bool(np.all(_box_iou(box, np.asarray(whole, np.float64)) <= max_iou))
                 covered = None
             else:
                 covered = _covered(label[y0 : y0 + h, x0 : x0 + w], item[2], len(full))
@@ -226,6 +230,7 @@ def compose_scene(
         h, w = mask.shape
         if covered is None:
             covered = _covered(label[y0 : y0 + h, x0 : x0 + w], mask_u8, len(full))
+            whole.append(tuple(tight + (x0, y0, x0, y0)))
         visible = [v - int(c) for v, c in zip(visible, covered)]
         n = int(mask.sum())
         full.append(n)
@@ -250,7 +255,9 @@ def compose_scene(
         "boxes": boxes,
         "items": np.asarray([src[j] for j in keep], np.int64),
         "visible": np.asarray([visible[j] / full[j] for j in keep], np.float32),
+        "full": np.asarray([full[j] for j in keep], np.int64),
         "masks": masks,
+        "whole_boxes": np.asarray(whole, np.float32).reshape(-1, 4) if rule == "box_iou" else None,
         "skipped": skipped,
         "shrunk": shrunk,
     }
