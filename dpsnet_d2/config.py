@@ -63,8 +63,42 @@ def add_dpsnet_config(cfg):
     # Data
     # ---------------------------------------------------------------------------------------- #
     # Which dataset mapper the trainer builds for training: "dpsnet" (images, boxes and
-    # density targets built after augmentation) or "d2" (Detectron2's DatasetMapper, boxes only).
+    # density targets built after augmentation), "synthesis" ("dpsnet" plus synthesized checkout
+    # scenes, INPUT.SYNTHESIS) or "d2" (Detectron2's DatasetMapper, boxes only).
     cfg.INPUT.DATASET_MAPPER_NAME = "dpsnet"
+
+    # ---------------------------------------------------------------------------------------- #
+    # Checkout scene synthesis (mapper "synthesis"; put "synth_scenes" in DATASETS.TRAIN)
+    # ---------------------------------------------------------------------------------------- #
+    cfg.INPUT.SYNTHESIS = CN()
+    # Folder of the cut-out store the scenes are pasted from (tools/prepare_rpc.py writes it).
+    cfg.INPUT.SYNTHESIS.CUTOUT_STORE = ""
+    # Weights of the levels easy, medium, hard (published counts per level; >= 0, not all 0).
+    cfg.INPUT.SYNTHESIS.LEVEL_WEIGHTS = [1.0, 1.0, 1.0]
+    # Uniform range of the cut-out scale for a scene of REFERENCE_SIZE pixels (published 0.4-0.7;
+    # the default matches product sizes of the embedded set's checkout scenes, BENCHMARKS.md).
+    cfg.INPUT.SYNTHESIS.SCALE_RANGE = [0.45, 0.75]
+    # Scene side in pixels that SCALE_RANGE is given for (other scene sizes scale it along).
+    cfg.INPUT.SYNTHESIS.REFERENCE_SIZE = 512
+    # Side of the generated counter / short side of the background photos, in pixels.
+    cfg.INPUT.SYNTHESIS.CANVAS_SIZE = 512
+    # Placement rule: "mask" (every item keeps >= MIN_VISIBLE of its own pixels visible) or
+    # "box_iou" (the published rule: a new item's box has IoU <= MAX_IOU with every earlier box).
+    cfg.INPUT.SYNTHESIS.VISIBILITY_RULE = "mask"
+    # Smallest visible fraction of an item (rule "mask"; with "box_iou", items hidden more are
+    # left unannotated).
+    cfg.INPUT.SYNTHESIS.MIN_VISIBLE = 0.5
+    # Largest box IoU of a new item with an earlier one (rule "box_iou").
+    cfg.INPUT.SYNTHESIS.MAX_IOU = 0.5
+    # Folder of photos of the empty counter; "" generates a plain counter per scene.
+    cfg.INPUT.SYNTHESIS.BACKGROUND_DIR = ""
+    # Fraction of training samples that are synthesized when DATASETS.TRAIN also holds ordinary
+    # datasets (1: synthesized only).
+    cfg.INPUT.SYNTHESIS.RATIO = 0.5
+    # Synthesized records per epoch when "synth_scenes" is the only training dataset.
+    cfg.INPUT.SYNTHESIS.EPOCH_SIZE = 1000
+    # Seed of the scenes (scene k of seed s is always the same); < 0 uses cfg.SEED (0 if < 0).
+    cfg.INPUT.SYNTHESIS.SEED = -1
 
     # ---------------------------------------------------------------------------------------- #
     # Bidirectional pyramid fusion neck (on top of a ResNet-FPN backbone)
