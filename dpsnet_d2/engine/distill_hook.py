@@ -123,7 +123,7 @@ class DistillationHook(HookBase):
             for p in predictions
         ]
         info = {"stage": stage.name, "round": stage.index, "threshold": stage.threshold,
-                "target_datasets": list(d.TARGET_DATASETS), "min_boxes": d.MIN_BOXES}
+                "min_boxes": d.MIN_BOXES}
         keep = [c.keep if c.consistent else None for c in checks]
         data = pseudo_label_json(self.records, predictions, keep, categories=self.categories,
                                  image_root=self.image_root, info=info)
@@ -136,6 +136,7 @@ class DistillationHook(HookBase):
         n = sum(consistent.values())
         summary = {
             "stage": stage.name, "round": stage.index, "refine": stage.refine,
+            "target_datasets": list(d.TARGET_DATASETS),
             "threshold": stage.threshold, "iterations": [stage.start, stage.end],
             "target_images": len(self.records), "consistent_images": n,
             "consistency_rate": n / len(self.records),

@@ -84,3 +84,19 @@ def distill_args(load_tool):
         return load_tool("distill_net").parser().parse_args(["--config-file", base, *argv])
 
     return parse
+
+
+@pytest.fixture
+def tiny_distill_weights(distill_rpc, tiny_rcnn_opts, tmp_path_factory):
+    """Weights of an untrained tiny DPSNet (4 classes, seed 0): a model to distil from."""
+    import torch
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
+
+    folder = tmp_path_factory.mktemp("weights")
+    cfg = get_dpsnet_cfg(str(TOOLS.parent / "configs" / "Base-DPSNet.yaml"),
+                         tiny_rcnn_opts(distill_rpc.format(split="train"), str(folder), 4))
+    torch.manual_seed(0)
+    DetectionCheckpointer(DPSNetTrainer.build_model(cfg), str(folder)).save("tiny")
+    return str(folder / "tiny.pth")

@@ -73,3 +73,73 @@ def test_kill_and_resume_give_the_same_labels(
     models = [torch.load(d / "round_1" / "model_final.pth", weights_only=False)["model"]
               for d in (whole, killed)]
     assert all(torch.equal(models[0][k], models[1][k]) for k in models[0])
+
+
+def test_pseudo_labels_do_not_depend_on_target_annotations(
+    load_tool, distill_args, distill_opts, tiny_distill_weights, unlabelled_copy, tmp_path
+):
+    """The target json with its annotations deleted gives byte-identical labels and images."""
+    tool = load_tool("distill_net")
+    opts = ["MODEL.WEIGHTS", tiny_distill_weights, "DISTILL.SOURCE_ITERS", "0",
+            "DISTILL.ROUNDS", "1", "DISTILL.ITERS_PER_ROUND", "1", "DISTILL.REFINE.ITERS", "1",
+            "DISTILL.EVAL_DATASETS", "()"]
+    for folder, target in (("labelled", None), ("unlabelled", unlabelled_copy)):
+        args = distill_args(*distill_opts(tmp_path / folder, target), *opts)
+        assert tool.check_inputs(args) is None
+        tool.main(args)
+    files = [p.relative_to(tmp_path / "labelled") for p in (tmp_path / "labelled").rglob("*")
+             if p.name.endswith("labels.json") or p.suffix == ".png" and p.parent.name == "images"]
+    assert len(files) >= 4
+    refined = json.loads((tmp_path / "labelled" / "refine" / "refined_labels.json").read_text())
+    assert refined["annotations"]
+    for f in files:
+        assert (tmp_path / "unlabelled" / f).read_bytes() == (tmp_path / "labelled" / f).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (["DISTILL.TARGET_DATASETS", "()"], "DISTILL.TARGET_DATASETS is empty"),
+        (["DISTILL.TARGET_DATASETS", "('no_such_set',)"], "'no_such_set' is not registered"),
+        (["DISTILL.TARGET_DATASETS", "('pl_empty_target',)"], "'pl_empty_target' has no images"),
+        (["MODEL.ROI_HEADS.NUM_CLASSES", "5"], "has 4 classes, the model"),
+        (["DISTILL.TARGET_DATASETS", "('distill_other_classes',)"], "other classes than"),
+        (["DISTILL.EVAL_DATASETS", "('distill_tiny_test',)"], "are target datasets"),
+        (["MODEL.WEIGHTS", "/nope.pth", "DISTILL.SOURCE_ITERS", "0"], "/nope.pth does not exist"),
+        (["DISTILL.TARGET_RATIO", "1.5"], "TARGET_RATIO=1.5"),
+    ],
+)
+def test_bad_input_is_one_error_line_before_training(
+    load_tool, distill_args, distill_opts, tmp_path, change, message, tiny_rpc_split
+):
+    from dpsnet_d2.data.datasets import register_rpc_instances
+
+    (tmp_path / "empty.json").write_text('{"images": [], "annotations": [], "categories": []}')
+    register_rpc_instances("pl_empty_target", str(tmp_path / "empty.json"), str(tmp_path))
+    data, _ = tiny_rpc_split("test")
+    data["categories"][0]["name"] = "renamed"
+    (tmp_path / "other.json").write_text(json.dumps(data))
+    register_rpc_instances("distill_other_classes", str(tmp_path / "other.json"), str(tmp_path))
+    error = load_tool("distill_net").check_inputs(
+        distill_args(*distill_opts(tmp_path / "out"), *change))
+    assert error is not None and error.startswith("distill_net.py: error: ")
+    assert message in error and "\n" not in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_input_exits_non_zero(distill_rpc, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, str(repo / "tools" / "distill_net.py"), "--config-file",
+         str(repo / "configs" / "Base-DPSNet.yaml"), "OUTPUT_DIR", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=repo, timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "distill_net.py: error: nothing to distil from: MODEL.WEIGHTS is empty and "
+        "DISTILL.SOURCE_ITERS is 0")
+    assert not (tmp_path / "out").exists()
