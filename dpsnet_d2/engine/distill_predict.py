@@ -53,8 +53,9 @@ def predict_images(
     desc: str = "predict",
 ) -> Optional[List[Dict]]:
     """
-    Predict every image of ``records``; in a distributed run each process predicts images
-    ``rank::world_size`` and the results are gathered on the main process.
+    Predict every image of ``records``; in a distributed run the batches (formed over all images,
+    so an image meets the same batch companions whatever the number of processes) are dealt out
+    to the processes in turn and the results gathered on the main process.
 
     Args:
         model: a DPSNet (or a DistributedDataParallel wrapping one, unwrapped here: the
@@ -73,7 +74,7 @@ def predict_images(
     if isinstance(model, DistributedDataParallel):
         model = model.module
     rank, world = comm.get_rank(), comm.get_world_size()
-    batches = size_batches(records, range(rank, len(records), world), max(1, batch_size))
+    batches = size_batches(records, range(len(records)), max(1, batch_size))[rank::world]
     dataset = MapDataset(DatasetFromList(list(records), copy=False, serialize=False), mapper)
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=batches, num_workers=num_workers, collate_fn=_trivial_collate
