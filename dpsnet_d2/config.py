@@ -157,3 +157,41 @@ def add_dpsnet_config(cfg):
     cfg.TEST.RPC_SCORE_THRESH = 0.5
     # False: the RPC evaluator skips mAP50 / mmAP (COCO AP: its slowest part on 24k test images).
     cfg.TEST.RPC_COMPUTE_MAP = True
+
+    # ---------------------------------------------------------------------------------------- #
+    # Iterative knowledge distillation (tools/distill_net.py) and instance-level refinement
+    # ---------------------------------------------------------------------------------------- #
+    cfg.DISTILL = CN()
+    # Registered datasets whose images are the unlabelled target domain; only their images and
+    # categories are read, never their annotations.
+    cfg.DISTILL.TARGET_DATASETS = ()
+    # Number of distillation rounds (each: predict targets, check, pseudo-label, train).
+    cfg.DISTILL.ROUNDS = 3
+    # Iterations on the source data alone before the first round (0: start from MODEL.WEIGHTS).
+    cfg.DISTILL.SOURCE_ITERS = 0
+    # Training iterations of every round.
+    cfg.DISTILL.ITERS_PER_ROUND = 1000
+    # Constant learning rate of the rounds and the refinement (published fine-tuning: 0.001);
+    # the source phase follows SOLVER.BASE_LR, STEPS and warm-up.
+    cfg.DISTILL.BASE_LR = 0.001
+    # Consistency threshold tau of round r: THRESHOLDS[r], the last entry for later rounds
+    # (published: 0.80 for rounds 0-4, 0.85 for 5-7, 0.90 for 8, 0.95 after).
+    cfg.DISTILL.THRESHOLDS = (0.8, 0.8, 0.8, 0.8, 0.8, 0.85, 0.85, 0.85, 0.9, 0.95)
+    # An image with fewer detections above tau is never consistent (0: no minimum).
+    cfg.DISTILL.MIN_BOXES = 0
+    # Fraction of every training batch taken from the pseudo-labelled target images (the rest
+    # from the source data of DATASETS.TRAIN through INPUT.DATASET_MAPPER_NAME's mapper).
+    cfg.DISTILL.TARGET_RATIO = 0.5
+    # Images per forward pass when predicting the target images (per process, one size each).
+    cfg.DISTILL.PREDICT_BATCH_SIZE = 1
+    # Labelled datasets evaluated after every round (never a target dataset); empty: none.
+    cfg.DISTILL.EVAL_DATASETS = ()
+    cfg.DISTILL.REFINE = CN()
+    # Run the instance-level refinement stage after the last round.
+    cfg.DISTILL.REFINE.ENABLED = True
+    # Training iterations of the refinement stage.
+    cfg.DISTILL.REFINE.ITERS = 500
+    # In images that failed the check, detections above this score become labels (published 0.95).
+    cfg.DISTILL.REFINE.SCORE_THRESH = 0.95
+    # ... and detections scoring from this value up to SCORE_THRESH are painted out in grey.
+    cfg.DISTILL.REFINE.PAINT_MIN_SCORE = 0.05

@@ -46,6 +46,7 @@ __all__ = [
     "image_folder",
     "json_name",
     "load_rpc_categories",
+    "load_rpc_images",
     "load_rpc_json",
     "load_rpc_json_with_metadata",
 ]
@@ -127,6 +128,32 @@ def load_rpc_categories(json_file):
         categories = None
     data = {"categories": categories} if categories is not None else read_json(json_file)
     return _category_metadata(json_file, data)
+
+
+def load_rpc_images(json_file, image_root, check_files=False):
+    """
+    Read only the ``images`` list of an RPC file (memory-mapped, as :func:`load_rpc_categories`):
+    the ``annotations`` are never parsed, so code that needs the images of an unlabelled split
+    cannot see its labels. Every image record is checked as :func:`load_rpc_json` checks it.
+
+    Returns:
+        list[dict]: one per image, in file order, as :func:`load_rpc_json` returns them but
+        without ``annotations``.
+
+    Raises:
+        RPCFormatError: unreadable file, no ``images`` list, or a bad image record.
+    """
+    try:
+        with open(json_file, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            images = find_list(m, b'"images"')
+    except OSError as e:
+        raise RPCFormatError(json_file, "file", f"cannot be read ({e.strerror or e})") from e
+    except ValueError as e:  # mmap of an empty file
+        raise RPCFormatError(json_file, "file", f"cannot be read ({e})") from e
+    if images is None:
+        raise RPCFormatError(json_file, "top level", "has no 'images' list")
+    records, _ = _load_images(json_file, {"images": images}, image_root, check_files)
+    return records
 
 
 def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
