@@ -1,5 +1,6 @@
 """Shared fixtures: tiny generated data and a tiny CPU config, so tests run in seconds."""
 import json
+import logging
 import os
 
 import numpy as np
@@ -8,6 +9,23 @@ import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _keep_log_handlers():
+    """
+    Tools run in-process add log handlers on the streams pytest captures for one test
+    (logging.basicConfig on the root logger, Detectron2's cached setup_logger on "dpsnet_d2",
+    ...); a later test would log into the closed stream. Put every handler back after the test.
+    """
+    from detectron2.utils.logger import setup_logger
+
+    loggers = [logging.getLogger(n) for n in ("", "dpsnet_d2", "detectron2", "d2", "fvcore")]
+    handlers = [list(log.handlers) for log in loggers]
+    yield
+    for log, old in zip(loggers, handlers):
+        log.handlers[:] = old
+    setup_logger.cache_clear()
 
 
 def write_tiny_coco(root, num_images=4, size=64, num_classes=3, seed=0):
