@@ -9,7 +9,7 @@ from .conftest import assert_clear_error, forbid
 
 @pytest.fixture
 def nothing_runs(load_tool, monkeypatch):
-    forbid(monkeypatch, load_tool("demo"), "generate_synthetic_rpc", "train_and_evaluate")
+    forbid(monkeypatch, load_tool("demo"), "generate_synthetic_rpc", "Demo")
 
 
 def _truncated_train_json(tmp_path):

@@ -50,7 +50,7 @@ def test_trainer_checkpoints_appear_whole_or_not_at_all(tiny_dpsnet_cfg, tmp_pat
 
     from dpsnet_d2 import DPSNetTrainer
 
-    trainer = DPSNetTrainer(tiny_dpsnet_cfg)
+    trainer = DPSNetTrainer(tiny_dpsnet_cfg())
     trainer.checkpointer.save("model_final")
     good = (tmp_path / "model_final.pth").read_bytes()
     assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
