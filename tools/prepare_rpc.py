@@ -5,7 +5,7 @@ per step:
 
     python tools/prepare_rpc.py synthesize --store CUTOUT_STORE --categories TRAIN_JSON \\
         --num 1000 --out datasets/synth_scenes [--workers 2 --seed 0]
-    # embedded synthetic RPC only: build the store from its TRUE masks first
+    # embedded synthetic RPC only: build the store from its TRUE masks first (--num 0: only that)
     python tools/prepare_rpc.py synthesize --store output/synthetic/cutouts \\
         --true-masks datasets/synthetic_rpc --num 100 --out output/synthetic/scenes
 
@@ -55,8 +55,9 @@ def add_synthesize_parser(subparsers):
     p.add_argument("--categories", default="",
                    help="RPC json whose categories the set uses (default with --true-masks: its "
                    "instances_train2019.json)")
-    p.add_argument("--num", type=int, required=True, help="number of scenes")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--num", type=int, required=True,
+                   help="number of scenes (0 with --true-masks: only build the store)")
+    p.add_argument("--out", default="", help="output folder (needed when --num > 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="processes")
     p.add_argument("--size", type=int, default=syn.CANVAS_SIZE, help="scene side (pixels)")
@@ -85,6 +86,11 @@ def run_synthesize(args):
         if not os.path.isdir(args.store):
             n = build_true_mask_store(args.true_masks, args.store)
             logging.getLogger(__name__).info(f"built {args.store}: {n} cut-outs (true masks)")
+    if args.num == 0 and args.true_masks:
+        print(json.dumps({"store": args.store, "scenes": 0}))
+        return
+    if not args.out:
+        raise ValueError("--out is needed to write scenes")
     if not categories:
         raise ValueError("--categories is needed (an RPC json holding the store's categories)")
     for path, what in ((args.store, "--store"), (categories, "--categories")):

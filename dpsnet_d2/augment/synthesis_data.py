@@ -26,6 +26,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_tra
 from detectron2.data import get_detection_dataset_dicts
 from detectron2.data.samplers import TrainingSampler
 
+from .cutouts import CutoutStore
 from .synthesis_mapper import SYNTHESIS_KEY
 
 __all__ = [
@@ -76,8 +77,6 @@ def mixed_train_dicts(cfg, extra_dicts: Sequence[Dict] = ()) -> List[Dict]:
     if SYNTH_SCENES not in cfg.DATASETS.TRAIN:
         return dicts
     if names and cfg.INPUT.SYNTHESIS.CUTOUT_STORE:
-        from .cutouts import CutoutStore
-
         classes = CutoutStore(cfg.INPUT.SYNTHESIS.CUTOUT_STORE).thing_classes
         for name in names:
             theirs = MetadataCatalog.get(name).get("thing_classes", None)

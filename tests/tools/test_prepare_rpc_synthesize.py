@@ -99,3 +99,10 @@ def test_bad_input_is_one_line_and_exit_2(tool, one_process_set, tmp_path, capsy
     assert tool.main(args) == 2
     assert "cannot fit" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_num_0_with_true_masks_only_builds_the_store(tool, tiny_embedded_root, tmp_path):
+    store = tmp_path / "store"
+    args = ["synthesize", "--store", str(store), "--true-masks", tiny_embedded_root, "--num", "0"]
+    assert tool.main(args) == 0
+    assert (store / "index.json").is_file() and (store / "pixels.bin").is_file()
