@@ -1,0 +1,21 @@
+"""
+Render: a CycleGAN that translates synthesized checkout scenes (domain A) toward the style of
+the target images (domain B: light, shadows, sensor noise), trained unpaired on images only.
+
+``networks`` (generator, discriminator), ``losses`` (LSGAN, cycle, identity), ``image_pool``,
+``model`` (settings, the four networks, one optimisation step), ``checkpoint``, ``domains``
+(image lists and training crops), ``train`` (the loop) and ``render`` (applying A -> B to an
+offline set, boxes unchanged). Command line: ``tools/prepare_rpc.py train-render`` / ``render``.
+"""
+from .checkpoint import RenderCheckpointError, load_checkpoint, load_renderer, save_checkpoint
+from .domains import DomainError, list_domain_images
+from .model import CycleGAN, CycleGANConfig, CycleGANSolver
+from .networks import PatchDiscriminator, ResnetGenerator
+from .render import render_offline_set, translate_batch
+from .train import train_cyclegan
+
+__all__ = [
+    "CycleGAN", "CycleGANConfig", "CycleGANSolver", "DomainError", "PatchDiscriminator",
+    "RenderCheckpointError", "ResnetGenerator", "list_domain_images", "load_checkpoint",
+    "load_renderer", "render_offline_set", "save_checkpoint", "train_cyclegan", "translate_batch",
+]  # fmt: skip

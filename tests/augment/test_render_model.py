@@ -1,0 +1,126 @@
+"""The render CycleGAN: networks, losses, pool, schedule, a few CPU steps and checkpoints."""
+import pytest
+import torch
+
+from dpsnet_d2.augment.render import (
+    CycleGAN,
+    CycleGANConfig,
+    CycleGANSolver,
+    PatchDiscriminator,
+    RenderCheckpointError,
+    ResnetGenerator,
+    load_checkpoint,
+    load_renderer,
+    save_checkpoint,
+)
+from dpsnet_d2.augment.render.image_pool import ImagePool
+from dpsnet_d2.augment.render.losses import discriminator_loss, generator_losses, lsgan_loss
+
+
+def tiny_cfg(**kw):
+    return CycleGANConfig(**{"image_size": 64, "load_size": 64, "gen_channels": 8,
+                             "disc_channels": 8, "max_iter": 10, **kw})
+
+
+def test_default_blocks_follow_image_size():
+    assert CycleGANConfig(image_size=256).num_blocks == 6
+    assert CycleGANConfig(image_size=260, load_size=300).num_blocks == 9
+    gen = ResnetGenerator(num_blocks=6, base_channels=4)
+    assert sum(type(m).__name__ == "ResnetBlock" for m in gen.modules()) == 6
+
+
+def test_shapes_and_reflection_padding():
+    gen = ResnetGenerator(num_blocks=2, base_channels=4)
+    x = torch.rand(2, 3, 64, 48) * 2 - 1
+    y = gen(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in gen.modules())
+    assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in gen.modules())
+    disc = PatchDiscriminator(base_channels=4)
+    # 70x70 PatchGAN: 3 stride-2 and 2 stride-1 4x4 convolutions -> H/8 - 2 cells
+    assert disc(x).shape == (2, 1, 64 // 8 - 2, 48 // 8 - 2)
+
+
+def test_losses():
+    ones, zeros = torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)
+    assert lsgan_loss(ones, True) == 0 and lsgan_loss(zeros, False) == 0
+    assert lsgan_loss(zeros, True) == 1
+    assert discriminator_loss(ones, zeros) == 0 and discriminator_loss(zeros, ones) == 1
+    a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
+    terms = dict(real_a=a, real_b=b, fake_b=b, fake_a=a, rec_a=b, rec_b=b, idt_a=a, idt_b=a,
+                 score_fake_b=ones, score_fake_a=ones)
+    out = generator_losses(**terms, lambda_cycle=10.0, lambda_identity=0.5)
+    assert out["loss_cycle_a"] == 10 and out["loss_cycle_b"] == 0  # lambda * |rec - real|_1
+    assert out["loss_idt_a"] == 0 and out["loss_idt_b"] == 5  # 0.5 * lambda * |G(b) - b|_1
+    no_idt = generator_losses(**{**terms, "idt_a": None, "idt_b": None}, lambda_identity=0.0)
+    assert set(no_idt) == set(out) and no_idt["loss_idt_b"] == 0
+
+
+def test_image_pool_keeps_at_most_size():
+    pool = ImagePool(3, seed=0)
+    first = torch.arange(3.0).view(3, 1, 1, 1)
+    assert torch.equal(pool.query(first), first)  # not full yet: returns and stores the inputs
+    seen = set()
+    for k in range(40):
+        seen |= set(pool.query(torch.full((1, 1, 1, 1), 10.0 + k)).flatten().tolist())
+        assert len(pool.images) == 3
+    assert seen & {0.0, 1.0, 2.0} and seen & {10.0 + k for k in range(40)}
+    assert torch.equal(ImagePool(0).query(first), first)
+
+
+def test_learning_rate_constant_then_linear_to_zero():
+    solver = CycleGANSolver(CycleGAN(tiny_cfg(max_iter=10, decay_start=6)))
+    factors = [solver.lr_factor(i) for i in range(11)]
+    assert factors[:7] == [1.0] * 7 and factors[10] == 0.0
+    assert factors[8] == pytest.approx(0.5)
+    assert solver.opt_g.param_groups[0]["betas"][0] == 0.5 and solver.opt_g.defaults["lr"] == 2e-4
+
+
+def test_cpu_steps_at_64px_and_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = CycleGAN(tiny_cfg())
+    solver = CycleGANSolver(model)
+    probe = torch.rand(1, 3, 64, 64) * 2 - 1
+    model.eval()
+    before = model.translate(probe).detach().clone()
+    for _ in range(3):
+        losses = solver.step(torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1)
+        assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+        assert {"loss_gan_ab", "loss_cycle_a", "loss_idt_b", "loss_d_a", "loss_d_b"} <= set(losses)
+    model.eval()
+    after = model.translate(probe).detach()
+    assert (after - before).abs().max() > 1e-4  # the generator changed
+    path = str(tmp_path / "ckpt.pth")
+    save_checkpoint(path, model, solver)
+    loaded, solver_state = load_checkpoint(path, expect=tiny_cfg())
+    assert solver_state["iter"] == 3
+    gen, cfg = load_renderer(path)
+    with torch.no_grad():
+        assert torch.equal(gen(probe), after)
+    assert cfg == model.cfg
+    restored = CycleGANSolver(loaded)
+    restored.load_state_dict(solver_state)
+    assert restored.iter == 3 and len(restored.pool_a.images) == 3
+
+
+def test_bad_checkpoints(tmp_path):
+    model = CycleGAN(tiny_cfg())
+    path = str(tmp_path / "ckpt.pth")
+    save_checkpoint(path, model)
+    with pytest.raises(RenderCheckpointError, match="gen_channels 8 \\(requested 16\\)"):
+        load_checkpoint(path, expect=tiny_cfg(gen_channels=16))
+    foreign = str(tmp_path / "foreign.pth")
+    torch.save({"model": model.state_dict()}, foreign)
+    with pytest.raises(RenderCheckpointError, match="not a CycleGAN render checkpoint"):
+        load_renderer(foreign)
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint"):
+        load_renderer(str(garbage))
+    with pytest.raises(RenderCheckpointError, match="no such checkpoint"):
+        load_renderer(str(tmp_path / "missing.pth"))
+    state = torch.load(path, weights_only=True)
+    state["model"].pop("g_ab.net.1.weight")
+    torch.save(state, foreign)
+    with pytest.raises(RenderCheckpointError, match="weights do not fit"):
+        load_renderer(foreign)

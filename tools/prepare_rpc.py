@@ -1,0 +1,234 @@
+#!/usr/bin/env python
+"""
+Prepare DPSNet's source-side training data (the paper's augmentation steps), one sub-command
+per step:
+
+    python tools/prepare_rpc.py synthesize --store CUTOUT_STORE --categories TRAIN_JSON \\
+        --num 1000 --out datasets/synth_scenes [--workers 2 --seed 0]
+    # embedded synthetic RPC only: build the store from its TRUE masks first
+    python tools/prepare_rpc.py synthesize --store output/synthetic/cutouts \\
+        --true-masks datasets/synthetic_rpc --num 100 --out output/synthetic/scenes
+
+    python tools/prepare_rpc.py train-render --domain-a SYNTH_SET_JSON_OR_FOLDER \\
+        --domain-b synth_rpc_test --output-dir output/render [--device cuda] [--resume]
+    python tools/prepare_rpc.py render --checkpoint output/render/model_final.pth \\
+        --input SYNTH_SET_JSON --output-dir datasets/render_set
+
+Each sub-command is a block ``add_<name>_parser`` + ``run_<name>``, registered in
+``SUBCOMMANDS``; the logic lives in the dpsnet_d2 package, the tool parses, checks and calls.
+Bad input stops with one line naming the file and a non-zero exit, before any long work.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+import torch
+
+
+def _device(name):
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}, but no CUDA device is available")
+    return name
+
+
+
+# ------------------------------------------------------------------------------------------- #
+# synthesize: an offline set of synthesized checkout scenes (RPC / COCO format)
+# ------------------------------------------------------------------------------------------- #
+def add_synthesize_parser(subparsers):
+    from dpsnet_d2.config import get_dpsnet_cfg
+
+    syn = get_dpsnet_cfg().INPUT.SYNTHESIS
+    p = subparsers.add_parser(
+        "synthesize",
+        help="write N synthesized checkout scenes (images + RPC json, RLE masks, levels)",
+        description="Compose N checkout scenes from a cut-out store into OUT/train2019/ and "
+        "OUT/instances_train2019.json (visible boxes, RLE masks, levels). Resumable: run it "
+        "again to finish an interrupted set; scene i depends only on --seed and i.",
+    )
+    p.add_argument("--store", required=True, help="cut-out store folder")
+    p.add_argument("--true-masks", metavar="EMBEDDED_ROOT", default="",
+                   help="embedded synthetic RPC only: build --store from this set's TRUE masks "
+                   "(train2019_masks/) when it does not exist yet")
+    p.add_argument("--categories", default="",
+                   help="RPC json whose categories the set uses (default with --true-masks: its "
+                   "instances_train2019.json)")
+    p.add_argument("--num", type=int, required=True, help="number of scenes")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="processes")
+    p.add_argument("--size", type=int, default=syn.CANVAS_SIZE, help="scene side (pixels)")
+    p.add_argument("--level-weights", type=float, nargs=3, default=list(syn.LEVEL_WEIGHTS),
+                   metavar=("EASY", "MEDIUM", "HARD"))
+    p.add_argument("--scale-range", type=float, nargs=2, default=list(syn.SCALE_RANGE),
+                   metavar=("LO", "HI"))
+    p.add_argument("--reference-size", type=int, default=syn.REFERENCE_SIZE,
+                   help="scene side the scale range is given for")
+    p.add_argument("--rule", choices=("mask", "box_iou"), default=syn.VISIBILITY_RULE)
+    p.add_argument("--min-visible", type=float, default=syn.MIN_VISIBLE)
+    p.add_argument("--max-iou", type=float, default=syn.MAX_IOU)
+    p.add_argument("--background-dir", default=syn.BACKGROUND_DIR,
+                   help="photos of the empty counter (default: generated counters)")
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality")
+
+
+def run_synthesize(args):
+    from dpsnet_d2.augment.synthesis_export import export_synthesized_set
+    from dpsnet_d2.augment.true_mask_store import build_true_mask_store
+    from dpsnet_d2.data.datasets.rpc_format import json_name
+
+    categories = args.categories
+    if args.true_masks:
+        categories = categories or os.path.join(args.true_masks, json_name("train"))
+        if not os.path.isdir(args.store):
+            n = build_true_mask_store(args.true_masks, args.store)
+            logging.getLogger(__name__).info(f"built {args.store}: {n} cut-outs (true masks)")
+    if not categories:
+        raise ValueError("--categories is needed (an RPC json holding the store's categories)")
+    for path, what in ((args.store, "--store"), (categories, "--categories")):
+        if not os.path.exists(path):
+            raise ValueError(f"{what} {path}: does not exist")
+    result = export_synthesized_set(
+        args.store, args.out, args.num, categories_json=categories, seed=args.seed,
+        workers=args.workers, quality=args.quality,
+        synthesizer_kwargs={
+            "level_weights": args.level_weights, "scale_range": args.scale_range,
+            "reference_size": args.reference_size, "canvas_size": args.size,
+            "rule": args.rule, "min_visible": args.min_visible, "max_iou": args.max_iou,
+            "background_dir": args.background_dir,
+        },
+    )  # fmt: skip
+    print(json.dumps(result))
+
+
+# ------------------------------------------------------------------------------------------- #
+# train-render / render: the CycleGAN that renders synthesized scenes in the target style
+# ------------------------------------------------------------------------------------------- #
+def add_train_render_parser(subparsers):
+    p = subparsers.add_parser(
+        "train-render",
+        help="train the CycleGAN from synthesized scenes (A) to target images (B)",
+        description="Train the render CycleGAN, unpaired: domain A = an offline synthesized set, "
+        "domain B = target images (annotations never read). A domain is a folder of images, an "
+        "RPC/COCO json (images from --domain-x-images or the RPC layout) or a registered "
+        "dataset name (e.g. synth_rpc_test, rpc_2019_test).",
+    )
+    p.add_argument("--domain-a", required=True, help="synthesized scenes: folder, json or dataset name")
+    p.add_argument("--domain-a-images", default=None, help="image folder of a json --domain-a")
+    p.add_argument("--domain-b", required=True, help="target images: folder, json or dataset name")
+    p.add_argument("--domain-b-images", default=None, help="image folder of a json --domain-b")
+    p.add_argument("--output-dir", required=True, help="checkpoints, metrics.json, samples/")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last_checkpoint.pth")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--num-workers", type=int, default=2, help="data-loader processes per domain")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--image-size", type=int, default=256, help="training crop side (px); 6 residual blocks up to 256, else 9")
+    p.add_argument("--load-size", type=int, default=286, help="images resized to this longer side before cropping")
+    p.add_argument("--num-blocks", type=int, default=0, help="generator residual blocks (0: by image size)")
+    p.add_argument("--gen-channels", type=int, default=64, help="generator stem width (64 published)")
+    p.add_argument("--disc-channels", type=int, default=64, help="discriminator first width (64 published)")
+    p.add_argument("--lambda-cycle", type=float, default=10.0)
+    p.add_argument("--lambda-identity", type=float, default=0.5, help="relative to --lambda-cycle")
+    p.add_argument("--pool-size", type=int, default=50)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--beta1", type=float, default=0.5)
+    p.add_argument("--max-iter", type=int, default=1000, help="optimisation steps in all")
+    p.add_argument("--decay-start", type=int, default=-1, help="step where linear LR decay begins (-1: max-iter/2)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-period", type=int, default=200)
+    p.add_argument("--sample-period", type=int, default=100, help="sample grid every N steps")
+    p.add_argument("--log-period", type=int, default=20)
+
+
+def run_train_render(args):
+    from dpsnet_d2.augment.render import CycleGANConfig, list_domain_images, train_cyclegan
+
+    device = _device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    cfg = CycleGANConfig(
+        image_size=args.image_size, load_size=args.load_size, num_blocks=args.num_blocks,
+        gen_channels=args.gen_channels, disc_channels=args.disc_channels,
+        lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
+        pool_size=args.pool_size, lr=args.lr, beta1=args.beta1, max_iter=args.max_iter,
+        decay_start=args.decay_start, batch_size=args.batch_size, seed=args.seed,
+    )  # fmt: skip
+    paths_a = list_domain_images(args.domain_a, args.domain_a_images)
+    paths_b = list_domain_images(args.domain_b, args.domain_b_images)
+    logging.getLogger(__name__).info(
+        f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}")
+    final = train_cyclegan(
+        cfg, paths_a, paths_b, args.output_dir, resume=args.resume, device=device,
+        num_workers=args.num_workers, checkpoint_period=args.checkpoint_period,
+        sample_period=args.sample_period, log_period=args.log_period,
+    )  # fmt: skip
+    print(f"render model: {final}")
+
+
+def add_render_parser(subparsers):
+    p = subparsers.add_parser(
+        "render",
+        help="apply a trained render CycleGAN (A -> B) to an offline synthesized set",
+        description="Translate every image of an RPC/COCO set; the json is copied with its "
+        "boxes unchanged (images keep their size and names) into OUTPUT_DIR.",
+    )
+    p.add_argument("--checkpoint", required=True, help="train-render's model_final.pth")
+    p.add_argument("--input", required=True, help="the synthesized set's json")
+    p.add_argument("--input-images", default=None, help="its image folder (default: RPC layout / json folder)")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--size", type=int, default=0, help="longer side the generator runs at (0: the training load size)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--num-workers", type=int, default=2, help="decoding processes and writer threads")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT_DIR")
+
+
+def run_render(args):
+    from dpsnet_d2.augment.render import render_offline_set
+
+    result = render_offline_set(
+        args.checkpoint, args.input, args.output_dir, image_root=args.input_images,
+        size=args.size or None, batch_size=args.batch_size, num_workers=args.num_workers,
+        device=_device(args.device), overwrite=args.overwrite,
+    )  # fmt: skip
+    print(json.dumps(result))
+
+
+# ------------------------------------------------------------------------------------------- #
+SUBCOMMANDS = [
+    ("synthesize", add_synthesize_parser, run_synthesize),
+    ("train-render", add_train_render_parser, run_train_render),
+    ("render", add_render_parser, run_render),
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for _name, add_parser, _run in SUBCOMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    import dpsnet_d2  # noqa: F401  (registers the datasets a domain may name)
+    from dpsnet_d2.augment.render import DomainError, RenderCheckpointError
+
+    run = {name: fn for name, _add, fn in SUBCOMMANDS}[args.command]
+    try:
+        run(args)
+    except (DomainError, RenderCheckpointError, FileExistsError, FileNotFoundError,
+            ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
