@@ -16,13 +16,13 @@ from dpsnet_d2.engine.distill_trainer import (
 
 @pytest.fixture
 def cfg(tiny_dpsnet_cfg):
-    tiny_dpsnet_cfg.merge_from_list([
+    cfg = tiny_dpsnet_cfg(
         "DISTILL.SOURCE_ITERS", "10", "DISTILL.ROUNDS", "3", "DISTILL.ITERS_PER_ROUND", "5",
         "DISTILL.REFINE.ITERS", "4", "DISTILL.THRESHOLDS", "(0.8, 0.9)", "SOLVER.BASE_LR", "0.01",
         "DISTILL.BASE_LR", "0.002", "SOLVER.STEPS", "(6,)", "SOLVER.WARMUP_ITERS", "2",
-    ])
-    tiny_dpsnet_cfg.SOLVER.MAX_ITER = distill_max_iter(tiny_dpsnet_cfg)
-    return tiny_dpsnet_cfg
+    )
+    cfg.SOLVER.MAX_ITER = distill_max_iter(cfg)
+    return cfg
 
 
 def test_stages(cfg):
@@ -61,3 +61,15 @@ def test_switchable_and_mixed_loaders():
     assert next(batches) == ["a", "b", "t"] and not built  # the first loader was never built
     loader.switch(itertools.repeat(["u"]))
     assert next(batches) == ["u"]
+
+
+def test_synthesized_scenes_plug_in_as_the_source_by_config(tiny_dpsnet_cfg, true_store):
+    """Source = whatever DATASETS.TRAIN + INPUT.DATASET_MAPPER_NAME give: synthesized scenes."""
+    cfg = tiny_dpsnet_cfg(
+        "MODEL.ROI_HEADS.NUM_CLASSES", "10", "DATASETS.TRAIN", "('synth_scenes',)",
+        "INPUT.DATASET_MAPPER_NAME", "synthesis", "INPUT.SYNTHESIS.CUTOUT_STORE", true_store.folder,
+        "INPUT.SYNTHESIS.REFERENCE_SIZE", "128", "INPUT.SYNTHESIS.EPOCH_SIZE", "6",
+    )
+    batch = next(iter(DistillTrainer.build_source_loader(cfg, 1)))
+    assert len(batch) == 1 and str(batch[0]["image_id"]).startswith("synth_")
+    assert batch[0]["density"].sum().item() == pytest.approx(len(batch[0]["instances"]), abs=1e-3)
