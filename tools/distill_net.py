@@ -22,6 +22,7 @@ import sys
 from detectron2.engine import default_argument_parser, default_setup, launch
 
 from dpsnet_d2 import get_dpsnet_cfg
+from dpsnet_d2.augment.synthesis_data import SYNTH_SCENES
 from dpsnet_d2.engine import DistillTrainer, check_datasets, check_launch, validate_distill_config
 from dpsnet_d2.engine.distill_trainer import distill_max_iter
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, run_cli
@@ -55,9 +56,10 @@ def check_inputs(args):
                  machine_rank=args.machine_rank)
     check_output_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
     num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    if cfg.DATASETS.TRAIN:
-        check_datasets(cfg.DATASETS.TRAIN, key="DATASETS.TRAIN", num_classes=num_classes,
-                       need_boxes=True)
+    # synthesized scenes have no stored boxes: the synthesis loader checks its cut-out store
+    files = [name for name in cfg.DATASETS.TRAIN if name != SYNTH_SCENES]
+    if files:
+        check_datasets(files, key="DATASETS.TRAIN", num_classes=num_classes, need_boxes=True)
     if cfg.DISTILL.EVAL_DATASETS:
         check_datasets(cfg.DISTILL.EVAL_DATASETS, key="DISTILL.EVAL_DATASETS",
                        num_classes=num_classes)
