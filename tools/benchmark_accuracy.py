@@ -149,7 +149,8 @@ def run_one(variant, seed, p, cutouts, root, env, deadline=None):
 
 def consistency_rate(out):
     """The last distillation round's consistency rate (%), or None for a plain training."""
-    rounds = sorted(d for d in os.listdir(out) if d.startswith("round_"))
+    rounds = sorted((d for d in os.listdir(out) if d.startswith("round_")),
+                    key=lambda d: int(d.split("_")[1]))
     if not rounds:
         return None
     with open(os.path.join(out, rounds[-1], "round_summary.json")) as f:

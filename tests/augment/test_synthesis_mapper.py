@@ -24,7 +24,7 @@ def tiny_embedded_registered(tiny_embedded_root):
 
 @pytest.fixture
 def cfg(tiny_dpsnet_cfg, true_store):
-    cfg = tiny_dpsnet_cfg
+    cfg = tiny_dpsnet_cfg()
     cfg.merge_from_list([
         "MODEL.ROI_HEADS.NUM_CLASSES", "10",
         "DATASETS.TRAIN", "('synth_scenes',)",

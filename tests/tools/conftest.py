@@ -42,6 +42,8 @@ def run_tool(load_tool, capsys):
         # the tools' loggers print to this call's captured streams, not to an earlier call's
         loggers = [logging.getLogger(n) for n in ("dpsnet_d2", "detectron2", "fvcore")]
         handlers = [list(log.handlers) for log in loggers]
+        for log in loggers:
+            log.handlers[:] = []
         setup_logger.cache_clear()
         try:
             code = run_cli(getattr(load_tool(name), entry), [str(a) for a in argv])
