@@ -20,6 +20,8 @@ with one line (``--debug`` shows the traceback).
 import sys
 
 from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.augment.synthesis_data import SYNTH_SCENES
@@ -42,6 +44,8 @@ def main(args):
     cfg = build_cfg(args)
     cfg.freeze()
     default_setup(cfg, args)
+    # the rounds' progress (consistency, pseudo labels, loaders) to the console and log.txt
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="dpsnet_d2")
     trainer = DistillTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
