@@ -10,14 +10,13 @@ IoU 0.5 (recall over the ground truth of the labelled images), and the count acc
 labelled images (per-class pseudo counts equal to the ground truth's).
 """
 import argparse
-import json
-import os
 import sys
 
 from tabulate import tabulate
 
 from dpsnet_d2.distill.audit import audit_run
 from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
+from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_dir, check_input_file, run_cli
 
 
 def _pct(value):
@@ -30,20 +29,16 @@ def main(argv=None):
     p.add_argument("--ground-truth", required=True, help="the target's RPC json with annotations")
     p.add_argument("--iou", type=float, default=0.5, help="IoU of a match (default 0.5)")
     p.add_argument("--json", default="", help="also write the rows to this file")
+    add_debug_flag(p)
     args = p.parse_args(argv)
-    for path in (args.output_dir, args.ground_truth):
-        if not os.path.exists(path):
-            print(f"audit_pseudo_labels.py: error: {path} does not exist", file=sys.stderr)
-            return 2
+    check_input_dir(args.output_dir, "OUTPUT_DIR")
+    check_input_file(args.ground_truth, "--ground-truth")
     try:
         rows = audit_run(args.output_dir, args.ground_truth, args.iou)
     except (ValueError, KeyError) as e:
-        print(f"audit_pseudo_labels.py: error: {e}", file=sys.stderr)
-        return 2
+        raise UserError(f"{args.output_dir}: {e}") from e
     if not rows:
-        print(f"audit_pseudo_labels.py: error: no label file under {args.output_dir}",
-              file=sys.stderr)
-        return 2
+        raise UserError(f"{args.output_dir}: no label file (round_*/pseudo_labels.json)")
     table = [[r["stage"], r["file"], f"{r['images']} / {r['target_images']}", r["pseudo_boxes"],
               _pct(r["precision"]), _pct(r["recall"]), _pct(r["count_acc"])] for r in rows]
     print(tabulate(table, headers=["stage", "file", "images", "boxes", "precision %",
@@ -54,4 +49,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -37,6 +37,7 @@ from dpsnet_d2.distill.targets import load_target_images, target_classes
 from dpsnet_d2.engine.distill_predict import predict_images
 from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
 from dpsnet_d2.modeling.density import density_channel_map
+from dpsnet_d2.utils.cli import run_cli
 
 SCENES = "bench_synth_scenes"
 
@@ -72,10 +73,7 @@ def run_distill(args):
     argv = ["--config-file", args.config_file, "--rounds", str(args.rounds),
             *register_scenes(args.scenes), *args.opts]
     tool_args = tool.parser().parse_args(argv)
-    error = tool.check_inputs(tool_args)
-    if error:
-        print(error, file=sys.stderr)
-        return 2
+    tool.check_inputs(tool_args)
     tool.main(tool_args)
     return 0
 
@@ -152,4 +150,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

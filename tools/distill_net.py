@@ -13,17 +13,21 @@ refinement follows (DISTILL.REFINE.*). Outputs under OUTPUT_DIR: ``round_{r}/`` 
 end ``distill_summary.md`` and ``distill_progress.png``. ``--resume`` continues after the last
 finished round or checkpoint. SOLVER.MAX_ITER is set from DISTILL.*.
 
-Inputs are checked before any training: a bad config or target set is one error line and exit
-status 2.
+Inputs are checked before any training (the launch, OUTPUT_DIR, the weights, the source and
+evaluation datasets, the DISTILL config, the target images and classes): a problem stops the tool
+with one line (``--debug`` shows the traceback).
 """
 import sys
 
 from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from dpsnet_d2 import get_dpsnet_cfg
-from dpsnet_d2.distill.targets import TargetError
-from dpsnet_d2.engine import DistillTrainer, validate_distill_config
-from dpsnet_d2.engine.distill_trainer import DistillConfigError, distill_max_iter
+from dpsnet_d2.augment.synthesis_data import SYNTH_SCENES
+from dpsnet_d2.engine import DistillTrainer, check_datasets, check_launch, validate_distill_config
+from dpsnet_d2.engine.distill_trainer import distill_max_iter
+from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, run_cli
 
 
 def build_cfg(args):
@@ -36,36 +40,47 @@ def build_cfg(args):
 
 
 def main(args):
+    """One process of the run (``launch`` starts one per GPU)."""
     cfg = build_cfg(args)
     cfg.freeze()
     default_setup(cfg, args)
+    # the rounds' progress (consistency, pseudo labels, loaders) to the console and log.txt
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="dpsnet_d2")
     trainer = DistillTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 
 
 def check_inputs(args):
-    """Validate the config and the target data; return an error line or None."""
-    try:
-        validate_distill_config(build_cfg(args), args.num_gpus * args.num_machines)
-    except (DistillConfigError, TargetError) as e:
-        return f"distill_net.py: error: {e}"
-    return None
+    """Check everything the run reads and writes, in seconds; raise :class:`UserError`."""
+    if not args.config_file:
+        raise UserError("--config-file is required")
+    cfg = build_cfg(args)
+    check_launch(cfg, num_gpus=args.num_gpus, num_machines=args.num_machines,
+                 machine_rank=args.machine_rank)
+    check_output_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    # synthesized scenes have no stored boxes: the synthesis loader checks its cut-out store
+    files = [name for name in cfg.DATASETS.TRAIN if name != SYNTH_SCENES]
+    if files:
+        check_datasets(files, key="DATASETS.TRAIN", num_classes=num_classes, need_boxes=True)
+    if cfg.DISTILL.EVAL_DATASETS:
+        check_datasets(cfg.DISTILL.EVAL_DATASETS, key="DISTILL.EVAL_DATASETS",
+                       num_classes=num_classes)
+    validate_distill_config(cfg, args.num_gpus * args.num_machines)
 
 
 def parser():
-    p = default_argument_parser()
+    p = add_debug_flag(default_argument_parser())
     p.add_argument("--rounds", type=int, default=None, help="override DISTILL.ROUNDS")
     return p
 
 
-if __name__ == "__main__":
-    args = parser().parse_args()
-    error = check_inputs(args)
-    if error:
-        print(error, file=sys.stderr)
-        sys.exit(2)
+def cli(argv=None):
+    """Parse, check the inputs, then launch :func:`main`."""
+    args = parser().parse_args(argv)
     print("Command Line Args:", args)
+    check_inputs(args)
     launch(
         main,
         args.num_gpus,
@@ -74,3 +89,8 @@ if __name__ == "__main__":
         dist_url=args.dist_url,
         args=(args,),
     )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(cli))

@@ -13,6 +13,7 @@ from typing import Dict, List
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..data.datasets.rpc_format import RPCFormatError, load_rpc_categories, load_rpc_images
+from ..utils.cli import UserError
 
 __all__ = ["TargetError", "IMAGE_KEYS", "load_target_images", "target_classes"]
 
@@ -20,7 +21,7 @@ __all__ = ["TargetError", "IMAGE_KEYS", "load_target_images", "target_classes"]
 IMAGE_KEYS = ("file_name", "height", "width", "image_id", "level")
 
 
-class TargetError(ValueError):
+class TargetError(UserError):
     """A target dataset that distillation cannot use (one line naming the dataset and fault)."""
 
 

@@ -3,7 +3,6 @@ The trainer of iterative knowledge distillation: one training run of DPSNetTrain
 iterations are cut into stages (an optional source-only phase, the rounds, the refinement), with
 the training loader replaced at each stage boundary by :class:`DistillationHook`.
 """
-import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, List
 
@@ -15,6 +14,8 @@ from fvcore.common.param_scheduler import MultiStepParamScheduler, ParamSchedule
 from ..data import DPSNetDatasetMapper
 from ..distill.consistency import threshold_for_round
 from ..distill.targets import TargetError, load_target_images, target_classes
+from ..utils.cli import UserError
+from .checks import check_weights
 from .trainer import DPSNetTrainer
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 
-class DistillConfigError(ValueError):
+class DistillConfigError(UserError):
     """A distillation config that cannot run (one line naming the key and the fault)."""
 
 
@@ -247,11 +248,9 @@ def validate_distill_config(cfg, num_processes: int = 1) -> None:
             fail(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} split {split} (source, target) "
                  f"by DISTILL.TARGET_RATIO={d.TARGET_RATIO} does not divide among {num_processes}"
                  " processes")
-    weights = cfg.MODEL.WEIGHTS
-    if not weights and not d.SOURCE_ITERS:
+    if not cfg.MODEL.WEIGHTS and not d.SOURCE_ITERS:
         fail("nothing to distil from: MODEL.WEIGHTS is empty and DISTILL.SOURCE_ITERS is 0")
-    if weights and "://" not in weights and not os.path.isfile(weights):
-        fail(f"MODEL.WEIGHTS {weights} does not exist")
+    check_weights(cfg.MODEL.WEIGHTS)
     if d.SOURCE_ITERS and not cfg.DATASETS.TRAIN:
         fail(f"DISTILL.SOURCE_ITERS={d.SOURCE_ITERS} but DATASETS.TRAIN is empty")
     if not d.TARGET_DATASETS:

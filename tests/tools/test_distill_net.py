@@ -102,10 +102,10 @@ def test_pseudo_labels_do_not_depend_on_target_annotations(
         (["DISTILL.TARGET_DATASETS", "()"], "DISTILL.TARGET_DATASETS is empty"),
         (["DISTILL.TARGET_DATASETS", "('no_such_set',)"], "'no_such_set' is not registered"),
         (["DISTILL.TARGET_DATASETS", "('pl_empty_target',)"], "'pl_empty_target' has no images"),
-        (["MODEL.ROI_HEADS.NUM_CLASSES", "5"], "has 4 classes, the model"),
+        (["MODEL.ROI_HEADS.NUM_CLASSES", "5"], "NUM_CLASSES is 5 but DATASETS.TRAIN"),
         (["DISTILL.TARGET_DATASETS", "('distill_other_classes',)"], "other classes than"),
         (["DISTILL.EVAL_DATASETS", "('distill_tiny_test',)"], "are target datasets"),
-        (["MODEL.WEIGHTS", "/nope.pth", "DISTILL.SOURCE_ITERS", "0"], "/nope.pth does not exist"),
+        (["MODEL.WEIGHTS", "/nope.pth", "DISTILL.SOURCE_ITERS", "0"], "MODEL.WEIGHTS /nope.pth: cannot be read"),
         (["DISTILL.TARGET_RATIO", "1.5"], "TARGET_RATIO=1.5"),
     ],
 )
@@ -120,26 +120,25 @@ def test_bad_input_is_one_error_line_before_training(
     data["categories"][0]["name"] = "renamed"
     (tmp_path / "other.json").write_text(json.dumps(data))
     register_rpc_instances("distill_other_classes", str(tmp_path / "other.json"), str(tmp_path))
-    error = load_tool("distill_net").check_inputs(
-        distill_args(*distill_opts(tmp_path / "out"), *change))
-    assert error is not None and error.startswith("distill_net.py: error: ")
-    assert message in error and "\n" not in error
+    from dpsnet_d2.utils.cli import UserError
+
+    with pytest.raises(UserError) as error:
+        load_tool("distill_net").check_inputs(
+            distill_args(*distill_opts(tmp_path / "out"), *change))
+    assert message in str(error.value) and "\n" not in str(error.value)
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_input_exits_non_zero(distill_rpc, tmp_path):
-    import subprocess
-    import sys
+def test_bad_input_exits_non_zero(load_tool, distill_rpc, tmp_path, capsys):
     from pathlib import Path
 
+    from dpsnet_d2.utils.cli import run_cli
+
     repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [sys.executable, str(repo / "tools" / "distill_net.py"), "--config-file",
-         str(repo / "configs" / "Base-DPSNet.yaml"), "OUTPUT_DIR", str(tmp_path / "out")],
-        capture_output=True, text=True, cwd=repo, timeout=300,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == (
-        "distill_net.py: error: nothing to distil from: MODEL.WEIGHTS is empty and "
-        "DISTILL.SOURCE_ITERS is 0")
+    status = run_cli(load_tool("distill_net").cli, [
+        "--config-file", str(repo / "configs" / "Base-DPSNet.yaml"),
+        "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(tmp_path / "out")])
+    assert status == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: nothing to distil from: MODEL.WEIGHTS is empty and DISTILL.SOURCE_ITERS is 0")
     assert not (tmp_path / "out").exists()
