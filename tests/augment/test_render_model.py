@@ -134,8 +134,14 @@ def test_bad_checkpoints(tmp_path):
         load_renderer(foreign)
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint"):
+    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint") as info:
         load_renderer(str(garbage))
+    assert "\n" not in str(info.value)
+    json_file = tmp_path / "set.json"
+    json_file.write_text('{"images": []}')
+    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint") as info:
+        load_renderer(str(json_file))  # the weights-only unpickler's message is many lines
+    assert "\n" not in str(info.value)
     with pytest.raises(RenderCheckpointError, match="no such checkpoint"):
         load_renderer(str(tmp_path / "missing.pth"))
     state = torch.load(path, weights_only=True)

@@ -44,9 +44,9 @@ def _read(path: str) -> Dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a corrupt or foreign file
-        raise RenderCheckpointError(
-            path, f"not a readable torch checkpoint ({type(e).__name__}: {e})"
-        ) from e
+        first = (str(e).strip().splitlines() or [""])[0]
+        detail = f"{type(e).__name__}: {first}" if 0 < len(first) <= 80 else type(e).__name__
+        raise RenderCheckpointError(path, f"not a readable torch checkpoint ({detail})") from e
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
         raise RenderCheckpointError(
             path, "not a CycleGAN render checkpoint (written by train-render)"
