@@ -1,8 +1,13 @@
 """DPSNet config nodes: ``add_dpsnet_config`` adds them; D2's global defaults stay as they are."""
+import contextlib
 from typing import Optional, Sequence
+
+import yaml
 
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
+
+from .utils.cli import UserError, check_input_file
 
 __all__ = ["add_dpsnet_config", "get_dpsnet_cfg"]
 
@@ -12,14 +17,40 @@ def get_dpsnet_cfg(config_file: Optional[str] = None, opts: Sequence[str] = ()) 
     A new config: Detectron2's defaults, DPSNet's nodes, then ``config_file`` (if given) and the
     ``KEY VALUE`` overrides ``opts``, in that order. Not frozen. Tools and tests build every
     config through here.
+
+    Raises:
+        UserError: naming ``config_file`` (or the overrides) when the file is missing or not
+            YAML, or a key is unknown, or a value has the wrong type (Detectron2's KeyError /
+            ValueError re-worded as one line).
     """
     cfg = get_cfg()
     add_dpsnet_config(cfg)
     if config_file:
-        cfg.merge_from_file(config_file)
+        check_input_file(config_file, "config file")
+        with _config_errors(f"config file {config_file}"):
+            cfg.merge_from_file(config_file)
     if opts:
-        cfg.merge_from_list(list(opts))
+        opts = list(opts)
+        with _config_errors(f"config overrides {' '.join(map(str, opts))}"):
+            if len(opts) % 2:
+                raise ValueError("expected KEY VALUE pairs, got an odd number of words")
+            cfg.merge_from_list(opts)
     return cfg
+
+
+@contextlib.contextmanager
+def _config_errors(source):
+    """Re-raise yacs' and YAML's errors of ``source`` as one-line UserErrors."""
+    try:
+        yield
+    except OSError as e:
+        raise UserError(f"{source}: cannot be read ({e.strerror or e})") from e
+    except KeyError as e:  # yacs: "Non-existent config key: X"
+        raise UserError(f"{source}: {e.args[0] if e.args else e}") from e
+    except (ValueError, AssertionError, yaml.YAMLError) as e:
+        raise UserError(f"{source}: {e}") from e
+    except (AttributeError, TypeError) as e:  # YAML that is not a mapping of keys
+        raise UserError(f"{source}: not a config of KEY: VALUE entries ({e})") from e
 
 
 def add_dpsnet_config(cfg):
@@ -32,8 +63,42 @@ def add_dpsnet_config(cfg):
     # Data
     # ---------------------------------------------------------------------------------------- #
     # Which dataset mapper the trainer builds for training: "dpsnet" (images, boxes and
-    # density targets built after augmentation) or "d2" (Detectron2's DatasetMapper, boxes only).
+    # density targets built after augmentation), "synthesis" ("dpsnet" plus synthesized checkout
+    # scenes, INPUT.SYNTHESIS) or "d2" (Detectron2's DatasetMapper, boxes only).
     cfg.INPUT.DATASET_MAPPER_NAME = "dpsnet"
+
+    # ---------------------------------------------------------------------------------------- #
+    # Checkout scene synthesis (mapper "synthesis"; put "synth_scenes" in DATASETS.TRAIN)
+    # ---------------------------------------------------------------------------------------- #
+    cfg.INPUT.SYNTHESIS = CN()
+    # Folder of the cut-out store the scenes are pasted from (tools/prepare_rpc.py writes it).
+    cfg.INPUT.SYNTHESIS.CUTOUT_STORE = ""
+    # Weights of the levels easy, medium, hard (published counts per level; >= 0, not all 0).
+    cfg.INPUT.SYNTHESIS.LEVEL_WEIGHTS = [1.0, 1.0, 1.0]
+    # Uniform range of the cut-out scale for a scene of REFERENCE_SIZE pixels (published 0.4-0.7;
+    # the default matches product sizes of the embedded set's checkout scenes, BENCHMARKS.md).
+    cfg.INPUT.SYNTHESIS.SCALE_RANGE = [0.45, 0.75]
+    # Scene side in pixels that SCALE_RANGE is given for (other scene sizes scale it along).
+    cfg.INPUT.SYNTHESIS.REFERENCE_SIZE = 512
+    # Side of the generated counter / short side of the background photos, in pixels.
+    cfg.INPUT.SYNTHESIS.CANVAS_SIZE = 512
+    # Placement rule: "mask" (every item keeps >= MIN_VISIBLE of its own pixels visible) or
+    # "box_iou" (the published rule: a new item's box has IoU <= MAX_IOU with every earlier box).
+    cfg.INPUT.SYNTHESIS.VISIBILITY_RULE = "mask"
+    # Smallest visible fraction of an item (rule "mask"; with "box_iou", items hidden more are
+    # left unannotated).
+    cfg.INPUT.SYNTHESIS.MIN_VISIBLE = 0.5
+    # Largest box IoU of a new item with an earlier one (rule "box_iou").
+    cfg.INPUT.SYNTHESIS.MAX_IOU = 0.5
+    # Folder of photos of the empty counter; "" generates a plain counter per scene.
+    cfg.INPUT.SYNTHESIS.BACKGROUND_DIR = ""
+    # Fraction of training samples that are synthesized when DATASETS.TRAIN also holds ordinary
+    # datasets (1: synthesized only).
+    cfg.INPUT.SYNTHESIS.RATIO = 0.5
+    # Synthesized records per epoch when "synth_scenes" is the only training dataset.
+    cfg.INPUT.SYNTHESIS.EPOCH_SIZE = 1000
+    # Seed of the scenes (scene k of seed s is always the same); < 0 uses cfg.SEED (0 if < 0).
+    cfg.INPUT.SYNTHESIS.SEED = -1
 
     # ---------------------------------------------------------------------------------------- #
     # Bidirectional pyramid fusion neck (on top of a ResNet-FPN backbone)
@@ -90,5 +155,43 @@ def add_dpsnet_config(cfg):
     # Score threshold of the RPC evaluator's "fixed" mode (the deployable number); the "sweep"
     # mode (official protocol, an oracle per level) is reported beside it.
     cfg.TEST.RPC_SCORE_THRESH = 0.5
-    # False: the RPC evaluator skips mAP50 / mmAP (pycocotools, minutes on the 24k test images).
+    # False: the RPC evaluator skips mAP50 / mmAP (COCO AP: its slowest part on 24k test images).
     cfg.TEST.RPC_COMPUTE_MAP = True
+
+    # ---------------------------------------------------------------------------------------- #
+    # Iterative knowledge distillation (tools/distill_net.py) and instance-level refinement
+    # ---------------------------------------------------------------------------------------- #
+    cfg.DISTILL = CN()
+    # Registered datasets whose images are the unlabelled target domain; only their images and
+    # categories are read, never their annotations.
+    cfg.DISTILL.TARGET_DATASETS = ()
+    # Number of distillation rounds (each: predict targets, check, pseudo-label, train).
+    cfg.DISTILL.ROUNDS = 3
+    # Iterations on the source data alone before the first round (0: start from MODEL.WEIGHTS).
+    cfg.DISTILL.SOURCE_ITERS = 0
+    # Training iterations of every round.
+    cfg.DISTILL.ITERS_PER_ROUND = 1000
+    # Constant learning rate of the rounds and the refinement (published fine-tuning: 0.001);
+    # the source phase follows SOLVER.BASE_LR, STEPS and warm-up.
+    cfg.DISTILL.BASE_LR = 0.001
+    # Consistency threshold tau of round r: THRESHOLDS[r], the last entry for later rounds
+    # (published: 0.80 for rounds 0-4, 0.85 for 5-7, 0.90 for 8, 0.95 after).
+    cfg.DISTILL.THRESHOLDS = (0.8, 0.8, 0.8, 0.8, 0.8, 0.85, 0.85, 0.85, 0.9, 0.95)
+    # An image with fewer detections above tau is never consistent (0: no minimum).
+    cfg.DISTILL.MIN_BOXES = 0
+    # Fraction of every training batch taken from the pseudo-labelled target images (the rest
+    # from the source data of DATASETS.TRAIN through INPUT.DATASET_MAPPER_NAME's mapper).
+    cfg.DISTILL.TARGET_RATIO = 0.5
+    # Images per forward pass when predicting the target images (per process, one size each).
+    cfg.DISTILL.PREDICT_BATCH_SIZE = 1
+    # Labelled datasets evaluated after every round (never a target dataset); empty: none.
+    cfg.DISTILL.EVAL_DATASETS = ()
+    cfg.DISTILL.REFINE = CN()
+    # Run the instance-level refinement stage after the last round.
+    cfg.DISTILL.REFINE.ENABLED = True
+    # Training iterations of the refinement stage.
+    cfg.DISTILL.REFINE.ITERS = 500
+    # In images that failed the check, detections above this score become labels (published 0.95).
+    cfg.DISTILL.REFINE.SCORE_THRESH = 0.95
+    # ... and detections scoring from this value up to SCORE_THRESH are painted out in grey.
+    cfg.DISTILL.REFINE.PAINT_MIN_SCORE = 0.05

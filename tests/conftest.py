@@ -1,5 +1,6 @@
 """Shared fixtures: tiny generated data and a tiny CPU config, so tests run in seconds."""
 import json
+import logging
 import os
 
 import numpy as np
@@ -8,6 +9,23 @@ import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _keep_log_handlers():
+    """
+    Tools run in-process add log handlers on the streams pytest captures for one test
+    (logging.basicConfig on the root logger, Detectron2's cached setup_logger on "dpsnet_d2",
+    ...); a later test would log into the closed stream. Put every handler back after the test.
+    """
+    from detectron2.utils.logger import setup_logger
+
+    loggers = [logging.getLogger(n) for n in ("", "dpsnet_d2", "detectron2", "d2", "fvcore")]
+    handlers = [list(log.handlers) for log in loggers]
+    yield
+    for log, old in zip(loggers, handlers):
+        log.handlers[:] = old
+    setup_logger.cache_clear()
 
 
 def write_tiny_coco(root, num_images=4, size=64, num_classes=3, seed=0):
@@ -71,17 +89,29 @@ def tiny_rcnn_opts():
 
 @pytest.fixture
 def tiny_dpsnet_cfg(tiny_coco, tmp_path):
-    """configs/Base-DPSNet.yaml with the tiny overrides, on the tiny COCO set."""
-    from detectron2.config import get_cfg
+    """
+    A function ``(*opts) -> cfg``: configs/Base-DPSNet.yaml made tiny (R-18, 32 channels, 64 px,
+    3 classes, CPU) on the tiny COCO set, then the ``KEY VALUE`` overrides ``opts``. A new
+    config per call.
+    """
+    from dpsnet_d2 import get_dpsnet_cfg
 
-    from dpsnet_d2 import add_dpsnet_config
+    base = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "Base-DPSNet.yaml")
+    tiny = _tiny_rcnn_opts(tiny_coco, str(tmp_path)) + _TINY_DPSNET_OPTS
+    return lambda *opts: get_dpsnet_cfg(base, [*tiny, *opts])
 
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                                     "Base-DPSNet.yaml"))
-    cfg.merge_from_list(_tiny_rcnn_opts(tiny_coco, str(tmp_path)))
-    return cfg
+
+# DPSNet's own nodes made tiny for the 64 px images of the tiny sets.
+_TINY_DPSNET_OPTS = [
+    # anchors matched to the 10-32 px objects of the 64 px images
+    "MODEL.ANCHOR_GENERATOR.SIZES", "[[8], [16], [32], [64], [128]]",
+    "MODEL.BIPYRAMID.FUSE_DIM", "16",
+    "MODEL.DENSITY_HEAD.CONV_DIM", "32",
+    # 64 px images: sigma is clamped to SIGMA_MIN, so a smaller scale keeps the density loss
+    # near the detection losses
+    "MODEL.DENSITY_HEAD.TARGET_SCALE", "10.0",
+    "INPUT.RANDOM_FLIP", "none",
+]
 
 
 def _tiny_rcnn_opts(dataset_name, output_dir, num_classes=3):
@@ -131,7 +161,7 @@ TINY_RPC_CATEGORIES = [
 
 def make_tiny_rpc_split(split, size=64, seed=0):
     """
-    The annotation dict of one split of the tiny RPC set (contract 3), and its images.
+    The annotation dict of one split of the tiny RPC set (docs/method.md §1.1), and its images.
 
     train: 4 single-product images (no levels); val/test: 3 checkout images, one per level, with
     1 / 2 / 3 boxes. Returns (annotation dict, {file_name: HxWx3 uint8 RGB image}).
@@ -171,7 +201,7 @@ def make_tiny_rpc_split(split, size=64, seed=0):
 
 
 def write_tiny_rpc(root, splits=("train", "val", "test")):
-    """Write the tiny RPC set in the official layout (contract 3) under ``root``; return root."""
+    """Write the tiny RPC set (layout: docs/method.md §1.1) under ``root``; return root."""
     import cv2
 
     for split in splits:
@@ -194,3 +224,24 @@ def tiny_rpc_root(tmp_path_factory):
 def tiny_rpc_split():
     """A function (split) -> (annotation dict, {file_name: image}); see make_tiny_rpc_split."""
     return make_tiny_rpc_split
+
+
+@pytest.fixture(scope="session")
+def tiny_embedded_root(tmp_path_factory):
+    """A tiny embedded synthetic RPC (10 SKUs x 2 views at 128 px, 2 val scenes), read-only."""
+    from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
+
+    root = tmp_path_factory.mktemp("tiny_embedded") / "synthetic_rpc"
+    cfg = SynthConfig(num_skus=10, views=2, num_val=2, num_test=0, size=128, seed=0)
+    return generate_synthetic_rpc(str(root), cfg, progress=False)
+
+
+@pytest.fixture(scope="session")
+def true_store(tiny_embedded_root, tmp_path_factory):
+    """A cut-out store built from the tiny embedded set's TRUE masks (20 cut-outs, 10 SKUs)."""
+    from dpsnet_d2.augment import CutoutStore
+    from dpsnet_d2.augment.true_mask_store import build_true_mask_store
+
+    folder = str(tmp_path_factory.mktemp("stores") / "true")
+    build_true_mask_store(tiny_embedded_root, folder)
+    return CutoutStore(folder)

@@ -65,19 +65,30 @@ class DPSNetDatasetMapper(DatasetMapper):
                 generator's map); the message names the image's ``file_name`` and ``image_id``.
         """
         dataset_dict = super().__call__(dataset_dict)
-        if self.is_train and self.density_target_generator is not None:
-            image_size = tuple(dataset_dict["image"].shape[-2:])
-            instances = dataset_dict.get("instances", None)
-            if instances is None:
-                boxes, classes = torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)
-            else:
-                boxes, classes = instances.gt_boxes, instances.gt_classes
-            try:
-                density = self.density_target_generator(boxes, classes, image_size)
-            except ValueError as e:
-                raise ValueError(
-                    f"density targets of {dataset_dict.get('file_name')!r} (image_id "
-                    f"{dataset_dict.get('image_id')!r}): {e}"
-                ) from e
-            dataset_dict["density"] = density
+        if self.is_train:
+            self._add_density(dataset_dict)
         return dataset_dict
+
+    def _add_density(self, dataset_dict):
+        """
+        Add ``density`` (C x h x w) built from ``dataset_dict["instances"]`` (no instances: an
+        empty map) for the CHW tensor ``dataset_dict["image"]``, in place; nothing without a
+        density target generator. Subclasses that build "image" / "instances" themselves (e.g.
+        the synthesis mapper) call it last.
+        """
+        if self.density_target_generator is None:
+            return
+        image_size = tuple(dataset_dict["image"].shape[-2:])
+        instances = dataset_dict.get("instances", None)
+        if instances is None:
+            boxes, classes = torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)
+        else:
+            boxes, classes = instances.gt_boxes, instances.gt_classes
+        try:
+            density = self.density_target_generator(boxes, classes, image_size)
+        except ValueError as e:
+            raise ValueError(
+                f"density targets of {dataset_dict.get('file_name')!r} (image_id "
+                f"{dataset_dict.get('image_id')!r}): {e}"
+            ) from e
+        dataset_dict["density"] = density

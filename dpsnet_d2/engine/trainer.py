@@ -11,8 +11,11 @@ from detectron2.solver.build import (
     reduce_param_groups,
 )
 
+from ..augment import SynthesisDatasetMapper, build_synthesis_train_loader, uses_synthesis
 from ..data import DPSNetDatasetMapper
 from ..evaluation import RPCEvaluator
+from ..utils.cli import UserError
+from ..utils.file_io import AtomicPathManager
 
 __all__ = ["DPSNetTrainer", "DENSITY_MAPPERS", "TRAIN_MAPPERS", "build_train_mapper"]
 
@@ -20,11 +23,12 @@ __all__ = ["DPSNetTrainer", "DENSITY_MAPPERS", "TRAIN_MAPPERS", "build_train_map
 TRAIN_MAPPERS = {
     "d2": DatasetMapper,
     "dpsnet": DPSNetDatasetMapper,
+    "synthesis": SynthesisDatasetMapper,
 }
 
 
 # Mappers of TRAIN_MAPPERS that build the "density" targets the counting view trains on.
-DENSITY_MAPPERS = ("dpsnet",)
+DENSITY_MAPPERS = ("dpsnet", "synthesis")
 
 
 def build_train_mapper(cfg):
@@ -34,15 +38,20 @@ def build_train_mapper(cfg):
     """
     name = cfg.INPUT.DATASET_MAPPER_NAME
     if name not in TRAIN_MAPPERS:
-        raise ValueError(
+        raise UserError(
             f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} is unknown; "
             f"choose one of {sorted(TRAIN_MAPPERS)}"
         )
     if cfg.MODEL.DENSITY_HEAD.ENABLED and name not in DENSITY_MAPPERS:
-        raise ValueError(
+        raise UserError(
             f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} builds no density targets but "
             f"cfg.MODEL.DENSITY_HEAD.ENABLED is True: use one of {list(DENSITY_MAPPERS)} or "
             "disable the density head"
+        )
+    if uses_synthesis(cfg) and name != "synthesis":
+        raise ValueError(
+            f"DATASETS.TRAIN holds 'synth_scenes' but cfg.INPUT.DATASET_MAPPER_NAME={name!r}: "
+            "synthesized scenes need the 'synthesis' mapper"
         )
     return TRAIN_MAPPERS[name](cfg, True)
 
@@ -52,17 +61,29 @@ class DPSNetTrainer(DefaultTrainer):
     DefaultTrainer for DPSNet. Differences, all through DefaultTrainer's ``build_*`` class methods:
 
     * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``, checked
-      against ``cfg.MODEL.DENSITY_HEAD.ENABLED`` (see :func:`build_train_mapper`);
+      against ``cfg.MODEL.DENSITY_HEAD.ENABLED`` (see :func:`build_train_mapper`); with
+      ``synth_scenes`` in ``DATASETS.TRAIN``, synthesized scenes mixed with the other datasets
+      (:func:`~dpsnet_d2.augment.build_synthesis_train_loader`);
     * ``build_optimizer``: SGD as Detectron2's, with the density head's learning rate
       multiplied by ``cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER``;
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
       (COCO's evaluator without compiled ops for "coco", :class:`RPCEvaluator` with the
       fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` and ``cfg.TEST.RPC_COMPUTE_MAP`` for "rpc").
+
+    Checkpoints and the ``last_checkpoint`` tag are written to a temporary file and renamed into
+    place, so an interrupted save leaves the previous checkpoint, never a truncated one.
     """
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.checkpointer.path_manager = AtomicPathManager(self.checkpointer.path_manager)
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=build_train_mapper(cfg))
+        mapper = build_train_mapper(cfg)
+        if uses_synthesis(cfg):
+            return build_synthesis_train_loader(cfg, mapper)
+        return build_detection_train_loader(cfg, mapper=mapper)
 
     @classmethod
     def build_optimizer(cls, cfg, model):

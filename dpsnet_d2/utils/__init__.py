@@ -1,4 +1,6 @@
-"""Small helpers shared across the package."""
-from .file_io import atomic_write_bytes
+"""Small helpers shared across the package: atomic file writes, the tools' error handling, timing."""
+from .benchmark import median_time
+from .cli import UserError, run_cli
+from .file_io import atomic_open, atomic_write_bytes
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["UserError", "atomic_open", "atomic_write_bytes", "median_time", "run_cli"]

@@ -1,0 +1,103 @@
+"""
+Pseudo-label audit, for analysis after a run (tools/audit_pseudo_labels.py): how trustworthy is
+the consistency check? Compares the written label files with the target ground truth. Nothing
+in the training path imports this module; it reads ground truth only to measure.
+
+Shape shorthand — P: pseudo boxes of one image, G: ground-truth boxes of one image.
+"""
+import glob
+import json
+import os
+from typing import Dict, List
+
+import numpy as np
+import torch
+from detectron2.structures import Boxes, pairwise_iou
+
+__all__ = ["audit_label_file", "audit_run", "match_image"]
+
+# The label files a distillation stage writes, audited in this order.
+LABEL_FILES = ("pseudo_labels.json", "refined_labels.json")
+
+
+def _by_image(data: Dict) -> Dict[int, List[Dict]]:
+    out = {image["id"]: [] for image in data["images"]}
+    for a in data["annotations"]:
+        out.setdefault(a["image_id"], []).append(a)
+    return out
+
+
+def _xyxy(annotations) -> torch.Tensor:
+    boxes = np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]
+    return torch.as_tensor(boxes)
+
+
+def match_image(pseudo: List[Dict], truth: List[Dict], iou_threshold: float = 0.5) -> int:
+    """
+    True positives of one image: pseudo boxes (highest ``score`` first) matched greedily to
+    unmatched ground-truth boxes of the same ``category_id`` with IoU >= ``iou_threshold``.
+    """
+    if not pseudo or not truth:
+        return 0
+    pseudo = sorted(pseudo, key=lambda a: -a.get("score", 1.0))
+    iou = pairwise_iou(Boxes(_xyxy(pseudo)), Boxes(_xyxy(truth))).numpy()  # P x G
+    same = np.array([[p["category_id"] == t["category_id"] for t in truth] for p in pseudo])
+    iou = np.where(same, iou, -1.0)
+    used, hits = np.zeros(len(truth), bool), 0
+    for row in iou:
+        row = np.where(used, -1.0, row)
+        j = int(row.argmax())
+        if row[j] >= iou_threshold:
+            used[j], hits = True, hits + 1
+    return hits
+
+
+def audit_label_file(path: str, truth: Dict, iou_threshold: float = 0.5) -> Dict:
+    """
+    Args:
+        path: a written label file (RPC json; its image ids are the target's).
+        truth: the target's ground-truth RPC json (a dict).
+    Returns:
+        ``images`` labelled, ``pseudo_boxes``, ``gt_boxes`` (in the labelled images),
+        ``precision`` and ``recall`` (box, with class, at IoU ``iou_threshold``; None when
+        undefined) and ``count_acc``: fraction of labelled images whose per-class count of
+        pseudo boxes equals the ground truth's.
+    """
+    with open(path, "rb") as f:
+        labels = json.loads(f.read())
+    pseudo, gt = _by_image(labels), _by_image(truth)
+    hits = num_pseudo = num_gt = exact = 0
+    for image_id, boxes in pseudo.items():
+        if image_id not in gt:
+            raise ValueError(f"{path}: image id {image_id} is not in the ground truth")
+        true = gt[image_id]
+        hits += match_image(boxes, true, iou_threshold)
+        num_pseudo, num_gt = num_pseudo + len(boxes), num_gt + len(true)
+        count = sorted(a["category_id"] for a in boxes)
+        exact += count == sorted(a["category_id"] for a in true)
+    n = len(pseudo)
+    return {
+        "images": n, "pseudo_boxes": num_pseudo, "gt_boxes": num_gt,
+        "precision": hits / num_pseudo if num_pseudo else None,
+        "recall": hits / num_gt if num_gt else None,
+        "count_acc": exact / n if n else None,
+    }
+
+
+def audit_run(output_dir: str, truth_json: str, iou_threshold: float = 0.5) -> List[Dict]:
+    """Audit every label file of every stage folder of a distillation run, in stage order."""
+    with open(truth_json, "rb") as f:
+        truth = json.loads(f.read())
+    stages = sorted(glob.glob(os.path.join(output_dir, "round_*")),
+                    key=lambda p: int(p.rsplit("_", 1)[1]))
+    stages += [p for p in [os.path.join(output_dir, "refine")] if os.path.isdir(p)]
+    rows = []
+    for folder in stages:
+        for name in LABEL_FILES:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                row = audit_label_file(path, truth, iou_threshold)
+                rows.append({"stage": os.path.basename(folder), "file": name,
+                             "target_images": len(truth["images"]), **row})
+    return rows

@@ -1,0 +1,144 @@
+"""
+The checkout receipt: what DPSNet's two views say about one photo of the counter, for the till.
+
+* the shopping list: SKU -> count, from the detections with score > the threshold;
+* the counting view's count per density channel (rounded density sums);
+* "needs a look": the two views disagree (the distillation's consistency check, used at the till);
+* a picture: boxes with SKU names (Detectron2's Visualizer) beside the density map overlaid.
+
+Shape shorthand — D: detections, C: density channels, h x w: density map at stride s over the
+network input (the resized image), H x W: the photo.
+"""
+from collections import Counter
+from typing import Dict, List, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from detectron2.utils.visualizer import Visualizer
+
+from .distill.consistency import check_consistency
+
+__all__ = ["make_receipt", "receipt_text", "draw_receipt"]
+
+
+def make_receipt(
+    outputs: Dict,
+    thing_classes: Sequence[str],
+    *,
+    threshold: float,
+    class_to_channel: Sequence[int],
+) -> Dict:
+    """
+    Args:
+        outputs: one image's DPSNet output ("instances"; "counts" (C,) when the counting view
+            is on).
+        thing_classes: K class names.
+        threshold: detections with score > threshold are bought.
+        class_to_channel: K ints in [0, C), the class -> density channel map.
+    Returns:
+        dict: "items" {SKU name: count} (sorted by name), "total", "density_counts" (C ints) and
+        "density_total" (float) when the counting view is on, and "needs_look" (bool: the views
+        disagree; False without a counting view).
+    """
+    instances = outputs["instances"].to("cpu")
+    scores = instances.scores.numpy()
+    classes = instances.pred_classes.numpy()
+    receipt = {"threshold": float(threshold)}
+    if "counts" in outputs:
+        counts = outputs["counts"].detach().cpu().numpy()
+        check = check_consistency(
+            scores, classes, counts, threshold=threshold, class_to_channel=class_to_channel
+        )
+        keep = check.keep
+        receipt.update(
+            density_counts=[int(c) for c in check.density_counts],
+            density_total=round(float(counts.sum()), 3),
+            needs_look=not check.consistent,
+        )
+    else:
+        keep = scores > threshold
+        receipt["needs_look"] = False
+    bought = Counter(thing_classes[int(c)] for c in classes[keep])
+    receipt["items"] = dict(sorted(bought.items()))
+    receipt["total"] = int(keep.sum())
+    return receipt
+
+
+def receipt_text(name: str, receipt: Dict) -> str:
+    """The receipt as plain text (one line per SKU)."""
+    lines = [f"Receipt for {name}", "-" * 40]
+    width = max([len(k) for k in receipt["items"]] + [10])
+    lines += [f"{sku:<{width}}  x{count}" for sku, count in receipt["items"].items()]
+    lines.append("-" * 40)
+    lines.append(f"{'items':<{width}}  {receipt['total']}")
+    if "density_total" in receipt:
+        lines.append(f"{'counting view':<{width}}  {receipt['density_total']:.1f}")
+    if receipt["needs_look"]:
+        lines.append("NEEDS A LOOK: the detection and counting views disagree")
+    return "\n".join(lines) + "\n"
+
+
+def _density_overlay(image_rgb: np.ndarray, density: torch.Tensor, stride: int,
+                     input_size) -> np.ndarray:
+    """
+    Args:
+        image_rgb: H x W x 3 uint8.
+        density: C x h x w (objects per cell) over the network input of ``input_size``.
+        stride: s.
+        input_size: (H_in, W_in) of the network input.
+    Returns:
+        H x W x 3 uint8: the photo darkened, the summed density in a colour map on top.
+    """
+    height, width = image_rgb.shape[:2]
+    dmap = density.detach().cpu().float().sum(dim=0).numpy()  # h x w
+    dmap = np.kron(dmap, np.ones((stride, stride), np.float32))[: input_size[0], : input_size[1]]
+    dmap = cv2.resize(dmap, (width, height), interpolation=cv2.INTER_LINEAR)
+    norm = np.clip(dmap / max(float(dmap.max()), 1e-6), 0, 1)
+    heat = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
+    alpha = (0.25 + 0.6 * norm)[:, :, None]
+    base = (image_rgb * 0.5).astype(np.float32)
+    return (base * (1 - alpha) + heat * alpha).astype(np.uint8)
+
+
+def draw_receipt(
+    image_rgb: np.ndarray,
+    outputs: Dict,
+    metadata,
+    receipt: Dict,
+    *,
+    stride: int,
+    input_size,
+) -> np.ndarray:
+    """
+    The receipt picture: the detections kept (boxes, SKU names, scores) | the density overlay
+    (when the counting view is on) | the shopping list.
+
+    Args:
+        image_rgb: H x W x 3 uint8, the photo.
+        outputs: its DPSNet output.
+        metadata: the dataset metadata (``thing_classes``) for the Visualizer.
+        receipt: :func:`make_receipt` of ``outputs``.
+        stride, input_size: of the density map (see :func:`_density_overlay`).
+    Returns:
+        H x (2 or 3 panels) x 3 uint8 RGB.
+    """
+    instances = outputs["instances"].to("cpu")
+    instances = instances[instances.scores > receipt["threshold"]]
+    panels: List[np.ndarray] = [
+        Visualizer(image_rgb, metadata).draw_instance_predictions(instances).get_image()
+    ]
+    if "density" in outputs:
+        panels.append(_density_overlay(image_rgb, outputs["density"], stride, input_size))
+    height = image_rgb.shape[0]
+    text = receipt_text("", receipt).splitlines()[2:]
+    panel = np.full((height, max(260, height // 2), 3), 255, np.uint8)
+    scale = max(0.4, height / 1200)
+    step = int(26 * scale / 0.6)
+    for i, line in enumerate(text):
+        color = (200, 0, 0) if line.startswith("NEEDS") else (20, 20, 20)
+        cv2.putText(panel, line[:32], (8, step * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    color, 1, cv2.LINE_AA)
+    panels.append(panel)
+    return np.concatenate(panels, axis=1)

@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""
+Benchmarks of iterative knowledge distillation (results in BENCHMARKS.md).
+
+    # pseudo-labelling (predict + consistency check + label file) vs plain D2 inference
+    python tools/benchmark_distill.py throughput --config-file CFG --weights W --dataset synth_rpc_test
+    # a source model trained on synthesized checkout scenes (an RPC-format folder) ...
+    python tools/benchmark_distill.py source --scenes DIR --config-file CFG [KEY VALUE ...]
+    # ... then distillation with those scenes as the source data (tools/distill_net.py's options)
+    python tools/benchmark_distill.py distill --scenes DIR --config-file CFG --rounds 3 [KEY VALUE ...]
+
+``--scenes DIR`` (``DIR/instances_train2019.json`` + ``DIR/train2019/``, e.g. written by
+``tools/prepare_rpc.py synthesize``) is registered as ``bench_synth_scenes`` and becomes
+DATASETS.TRAIN. Then ``tools/audit_pseudo_labels.py`` measures the labels.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import build_detection_test_loader
+from detectron2.engine import default_setup
+from detectron2.evaluation import DatasetEvaluators, inference_on_dataset
+
+from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
+from dpsnet_d2.data import DPSNetDatasetMapper
+from dpsnet_d2.data.datasets import register_rpc_instances
+from dpsnet_d2.distill.consistency import check_consistency
+from dpsnet_d2.distill.pseudo_labels import categories_from_metadata, pseudo_label_json
+from dpsnet_d2.distill.targets import load_target_images, target_classes
+from dpsnet_d2.engine.distill_predict import predict_images
+from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
+from dpsnet_d2.modeling.density import density_channel_map
+
+SCENES = "bench_synth_scenes"
+
+
+def _distill_net():
+    spec = importlib.util.spec_from_file_location(
+        "distill_net", Path(__file__).resolve().parent / "distill_net.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def register_scenes(folder):
+    register_rpc_instances(SCENES, os.path.join(folder, "instances_train2019.json"),
+                           os.path.join(folder, "train2019"))
+    return ["DATASETS.TRAIN", f"('{SCENES}',)"]
+
+
+def run_source(args):
+    """Train a source model on the scenes (DPSNetTrainer, as tools/train_net.py)."""
+    cfg = get_dpsnet_cfg(args.config_file, register_scenes(args.scenes) + args.opts)
+    cfg.freeze()
+    default_setup(cfg, argparse.Namespace(config_file=args.config_file, opts=args.opts,
+                                          eval_only=False))
+    trainer = DPSNetTrainer(cfg)
+    trainer.resume_or_load(resume=False)
+    return trainer.train()
+
+
+def run_distill(args):
+    """tools/distill_net.py with the scenes as DATASETS.TRAIN, in this process."""
+    tool = _distill_net()
+    argv = ["--config-file", args.config_file, "--rounds", str(args.rounds),
+            *register_scenes(args.scenes), *args.opts]
+    tool_args = tool.parser().parse_args(argv)
+    error = tool.check_inputs(tool_args)
+    if error:
+        print(error, file=sys.stderr)
+        return 2
+    tool.main(tool_args)
+    return 0
+
+
+def _pseudo_label(cfg, model, records, categories, image_root, out):
+    """Everything distillation does at a round start except training: seconds."""
+    start = time.perf_counter()
+    _, class_to_channel = density_channel_map(cfg)
+    predictions = predict_images(model, records, DPSNetDatasetMapper(cfg, False),
+                                 batch_size=cfg.DISTILL.PREDICT_BATCH_SIZE,
+                                 num_workers=cfg.DATALOADER.NUM_WORKERS, desc="pseudo-label")
+    keep = []
+    for p in predictions:
+        check = check_consistency(p["scores"], p["classes"], p["counts"], threshold=0.8,
+                                  class_to_channel=class_to_channel)
+        keep.append(check.keep if check.consistent else None)
+    write_json_atomic(out, pseudo_label_json(records, predictions, keep, categories=categories,
+                                             image_root=image_root, info={}))
+    return time.perf_counter() - start
+
+
+def run_throughput(args):
+    cfg = get_dpsnet_cfg(args.config_file, args.opts)
+    cfg.MODEL.WEIGHTS = args.weights
+    model = DPSNetTrainer.build_model(cfg)
+    DetectionCheckpointer(model).load(args.weights)
+    model.eval()
+    records = load_target_images(args.dataset)
+    categories = categories_from_metadata(target_classes(args.dataset))
+    image_root = os.path.commonpath([os.path.dirname(r["file_name"]) for r in records])
+    loader = build_detection_test_loader(cfg, args.dataset)
+    inference_on_dataset(model, [next(iter(loader))], DatasetEvaluators([]))  # warm-up
+    plain, pseudo = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            inference_on_dataset(model, loader, DatasetEvaluators([]))
+            plain.append(time.perf_counter() - start)
+            pseudo.append(_pseudo_label(cfg, model, records, categories, image_root,
+                                        os.path.join(tmp, "labels.json")))
+    n = len(records)
+    result = {
+        "images": n, "device": str(cfg.MODEL.DEVICE),
+        "torch_threads": torch.get_num_threads(),
+        "plain_images_per_s": n / min(plain), "pseudo_label_images_per_s": n / min(pseudo),
+        "ratio": min(plain) / min(pseudo), "plain_s": plain, "pseudo_label_s": pseudo,
+        "predict_batch_size": cfg.DISTILL.PREDICT_BATCH_SIZE,
+    }
+    print(json.dumps(result, indent=1))
+    if args.json:
+        write_json_atomic(args.json, result)
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("throughput", help="pseudo-labelling vs plain inference, images/s")
+    t.add_argument("--weights", required=True)
+    t.add_argument("--dataset", default="synth_rpc_test")
+    t.add_argument("--repeat", type=int, default=2, help="alternating timed passes (best kept)")
+    t.add_argument("--json", default="")
+    for name in ("source", "distill"):
+        s = sub.add_parser(name)
+        s.add_argument("--scenes", required=True, help="RPC-format folder of synthesized scenes")
+        if name == "distill":
+            s.add_argument("--rounds", type=int, default=3)
+    for s in sub.choices.values():
+        s.add_argument("--config-file", required=True)
+        s.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = p.parse_args(argv)
+    return {"throughput": run_throughput, "source": run_source,
+            "distill": run_distill}[args.command](args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""
+The till: photos of the checkout counter in, receipts out.
+
+    python tools/checkout.py --config-file CFG --weights model_final.pth --input IMG_OR_DIR \
+        --output DIR [--threshold 0.5] [KEY VALUE ...]
+
+Per image, DIR gets ``<name>.jpg`` (the detections with SKU names | the density map overlaid |
+the shopping list), ``<name>.json`` (the shopping list: SKU -> count, the counting view's count,
+``needs_look``) and ``<name>.txt``; ``receipts.json`` lists them all. An image whose detection
+count and density count disagree (the distillation's consistency check) is flagged "needs a
+look". Class names come from the metadata of the config's first DATASETS.TEST (or TRAIN)
+dataset; --threshold defaults to TEST.RPC_SCORE_THRESH.
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import tqdm
+
+from detectron2.data import MetadataCatalog
+from detectron2.data.transforms import ResizeShortestEdge
+from detectron2.engine import DefaultPredictor
+
+from dpsnet_d2 import get_dpsnet_cfg
+from dpsnet_d2.modeling.density import density_channel_map
+from dpsnet_d2.receipt import draw_receipt, make_receipt, receipt_text
+from dpsnet_d2.utils import atomic_write_bytes
+from dpsnet_d2.utils.cli import (
+    UserError,
+    add_debug_flag,
+    check_input_file,
+    check_output_dir,
+    run_cli,
+)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def list_images(path):
+    """An image file, or the images of a folder (sorted); UserError when there are none."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise UserError(f"--input {path}: no such file or folder")
+    images = sorted(
+        os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES)
+    )
+    if not images:
+        raise UserError(f"--input {path}: no {'/'.join(IMAGE_SUFFIXES)} images in the folder")
+    return images
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--weights", required=True, help="a trained model (.pth)")
+    parser.add_argument("--input", required=True, help="an image or a folder of images")
+    parser.add_argument("--output", required=True, help="folder for the receipts")
+    parser.add_argument("--threshold", type=float, help="default: TEST.RPC_SCORE_THRESH")
+    add_debug_flag(parser)
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args(argv)
+
+    cfg = get_dpsnet_cfg(check_input_file(args.config_file, "--config-file"), args.opts)
+    cfg.MODEL.WEIGHTS = check_input_file(args.weights, "--weights")
+    images = list_images(args.input)
+    output = check_output_dir(args.output, "--output")
+    threshold = cfg.TEST.RPC_SCORE_THRESH if args.threshold is None else args.threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise UserError(f"--threshold {threshold}: must lie in [0, 1]")
+    names = list(cfg.DATASETS.TEST) or list(cfg.DATASETS.TRAIN)
+    metadata = MetadataCatalog.get(names[0]) if names else MetadataCatalog.get("__unused")
+    thing_classes = metadata.get("thing_classes", None)
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    if thing_classes is None or len(thing_classes) != num_classes:
+        thing_classes = [f"class_{k}" for k in range(num_classes)]
+        metadata = MetadataCatalog.get("__dpsnet_checkout").set(thing_classes=thing_classes)
+    _, class_to_channel = density_channel_map(cfg)
+    cfg.freeze()
+
+    predictor = DefaultPredictor(cfg)
+    resize = ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+    stride = cfg.MODEL.BIPYRAMID.COUNT_STRIDE
+    index = []
+    for path in tqdm.tqdm(images, desc="receipts", unit="image"):
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise UserError(f"{path}: not a readable image")
+        outputs = predictor(image)  # DefaultPredictor takes BGR and converts to INPUT.FORMAT
+        receipt = make_receipt(
+            outputs, thing_classes, threshold=threshold, class_to_channel=class_to_channel
+        )
+        stem = os.path.splitext(os.path.basename(path))[0]
+        height, width = image.shape[:2]
+        input_size = ResizeShortestEdge.get_output_shape(
+            height, width, resize.short_edge_length[0], resize.max_size
+        )
+        picture = draw_receipt(
+            image[:, :, ::-1], outputs, metadata, receipt, stride=stride, input_size=input_size
+        )
+        ok, jpg = cv2.imencode(".jpg", picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        atomic_write_bytes(os.path.join(output, stem + ".jpg"), jpg.tobytes())
+        record = {"image": path, **receipt}
+        atomic_write_bytes(os.path.join(output, stem + ".json"),
+                           json.dumps(record, indent=2).encode())
+        atomic_write_bytes(os.path.join(output, stem + ".txt"),
+                           receipt_text(os.path.basename(path), receipt).encode())
+        index.append({"image": path, "receipt": stem + ".json", "total": receipt["total"],
+                      "needs_look": receipt["needs_look"]})
+    atomic_write_bytes(os.path.join(output, "receipts.json"), json.dumps(index, indent=2).encode())
+    flagged = sum(r["needs_look"] for r in index)
+    print(f"{len(index)} receipts in {output} ({flagged} flagged 'needs a look')")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
