@@ -10,9 +10,9 @@ per step:
         --true-masks datasets/synthetic_rpc --num 100 --out output/synthetic/scenes
 
     python tools/prepare_rpc.py train-render --domain-a SYNTH_SET_JSON_OR_FOLDER \\
-        --domain-b synth_rpc_test --output-dir output/render [--device cuda] [--resume]
+        --domain-b synth_rpc_test --out output/render [--device cuda] [--resume]
     python tools/prepare_rpc.py render --checkpoint output/render/model_final.pth \\
-        --input SYNTH_SET_JSON --output-dir datasets/render_set
+        --input SYNTH_SET_JSON --out datasets/render_set
 
 Each sub-command is a block ``add_<name>_parser`` + ``run_<name>``, registered in
 ``SUBCOMMANDS``; the logic lives in the dpsnet_d2 package, the tool parses, checks and calls.
@@ -23,15 +23,6 @@ import json
 import logging
 import os
 import sys
-
-import torch
-
-
-def _device(name):
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}, but no CUDA device is available")
-    return name
-
 
 
 # ------------------------------------------------------------------------------------------- #
@@ -112,6 +103,14 @@ def run_synthesize(args):
 # ------------------------------------------------------------------------------------------- #
 # train-render / render: the CycleGAN that renders synthesized scenes in the target style
 # ------------------------------------------------------------------------------------------- #
+def _render_device(name):
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available")
+    return name
+
+
 def add_train_render_parser(subparsers):
     p = subparsers.add_parser(
         "train-render",
@@ -121,27 +120,52 @@ def add_train_render_parser(subparsers):
         "RPC/COCO json (images from --domain-x-images or the RPC layout) or a registered "
         "dataset name (e.g. synth_rpc_test, rpc_2019_test).",
     )
-    p.add_argument("--domain-a", required=True, help="synthesized scenes: folder, json or dataset name")
+    p.add_argument(
+        "--domain-a", required=True, help="synthesized scenes: folder, json or dataset name"
+    )
     p.add_argument("--domain-a-images", default=None, help="image folder of a json --domain-a")
     p.add_argument("--domain-b", required=True, help="target images: folder, json or dataset name")
     p.add_argument("--domain-b-images", default=None, help="image folder of a json --domain-b")
-    p.add_argument("--output-dir", required=True, help="checkpoints, metrics.json, samples/")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last_checkpoint.pth")
+    p.add_argument(
+        "--out", required=True, help="output folder: checkpoints, metrics.json, samples/"
+    )
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last_checkpoint.pth")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
-    p.add_argument("--num-workers", type=int, default=2, help="data-loader processes per domain")
+    p.add_argument("--workers", type=int, default=2, help="data-loader processes per domain")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--image-size", type=int, default=256, help="training crop side (px); 6 residual blocks up to 256, else 9")
-    p.add_argument("--load-size", type=int, default=286, help="images resized to this longer side before cropping")
-    p.add_argument("--num-blocks", type=int, default=0, help="generator residual blocks (0: by image size)")
-    p.add_argument("--gen-channels", type=int, default=64, help="generator stem width (64 published)")
-    p.add_argument("--disc-channels", type=int, default=64, help="discriminator first width (64 published)")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="training crop side (px); 6 residual blocks up to 256, else 9",
+    )
+    p.add_argument(
+        "--load-size",
+        type=int,
+        default=286,
+        help="images resized to this longer side before cropping",
+    )
+    p.add_argument(
+        "--num-blocks", type=int, default=0, help="generator residual blocks (0: by image size)"
+    )
+    p.add_argument(
+        "--gen-channels", type=int, default=64, help="generator stem width (64 published)"
+    )
+    p.add_argument(
+        "--disc-channels", type=int, default=64, help="discriminator first width (64 published)"
+    )
     p.add_argument("--lambda-cycle", type=float, default=10.0)
     p.add_argument("--lambda-identity", type=float, default=0.5, help="relative to --lambda-cycle")
     p.add_argument("--pool-size", type=int, default=50)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--beta1", type=float, default=0.5)
     p.add_argument("--max-iter", type=int, default=1000, help="optimisation steps in all")
-    p.add_argument("--decay-start", type=int, default=-1, help="step where linear LR decay begins (-1: max-iter/2)")
+    p.add_argument(
+        "--decay-start",
+        type=int,
+        default=-1,
+        help="step where linear LR decay begins (-1: max-iter/2)",
+    )
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-period", type=int, default=200)
@@ -152,8 +176,10 @@ def add_train_render_parser(subparsers):
 def run_train_render(args):
     from dpsnet_d2.augment.render import CycleGANConfig, list_domain_images, train_cyclegan
 
-    device = _device(args.device)
+    device = _render_device(args.device)
     if args.threads > 0:
+        import torch
+
         torch.set_num_threads(args.threads)
     cfg = CycleGANConfig(
         image_size=args.image_size, load_size=args.load_size, num_blocks=args.num_blocks,
@@ -165,10 +191,11 @@ def run_train_render(args):
     paths_a = list_domain_images(args.domain_a, args.domain_a_images)
     paths_b = list_domain_images(args.domain_b, args.domain_b_images)
     logging.getLogger(__name__).info(
-        f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}")
+        f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}"
+    )
     final = train_cyclegan(
-        cfg, paths_a, paths_b, args.output_dir, resume=args.resume, device=device,
-        num_workers=args.num_workers, checkpoint_period=args.checkpoint_period,
+        cfg, paths_a, paths_b, args.out, resume=args.resume, device=device,
+        num_workers=args.workers, checkpoint_period=args.checkpoint_period,
         sample_period=args.sample_period, log_period=args.log_period,
     )  # fmt: skip
     print(f"render model: {final}")
@@ -179,26 +206,33 @@ def add_render_parser(subparsers):
         "render",
         help="apply a trained render CycleGAN (A -> B) to an offline synthesized set",
         description="Translate every image of an RPC/COCO set; the json is copied with its "
-        "boxes unchanged (images keep their size and names) into OUTPUT_DIR.",
+        "boxes unchanged (images keep their size and names) into OUT.",
     )
     p.add_argument("--checkpoint", required=True, help="train-render's model_final.pth")
     p.add_argument("--input", required=True, help="the synthesized set's json")
-    p.add_argument("--input-images", default=None, help="its image folder (default: RPC layout / json folder)")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--size", type=int, default=0, help="longer side the generator runs at (0: the training load size)")
+    p.add_argument(
+        "--input-images", default=None, help="its image folder (default: RPC layout / json folder)"
+    )
+    p.add_argument("--out", required=True, help="output folder (json + image folder)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=0,
+        help="longer side the generator runs at (0: the training load size)",
+    )
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--num-workers", type=int, default=2, help="decoding processes and writer threads")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes and writer threads")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT_DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
 
 
 def run_render(args):
     from dpsnet_d2.augment.render import render_offline_set
 
     result = render_offline_set(
-        args.checkpoint, args.input, args.output_dir, image_root=args.input_images,
-        size=args.size or None, batch_size=args.batch_size, num_workers=args.num_workers,
-        device=_device(args.device), overwrite=args.overwrite,
+        args.checkpoint, args.input, args.out, image_root=args.input_images,
+        size=args.size or None, batch_size=args.batch_size, num_workers=args.workers,
+        device=_render_device(args.device), overwrite=args.overwrite,
     )  # fmt: skip
     print(json.dumps(result))
 
@@ -212,8 +246,10 @@ SUBCOMMANDS = [
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for _name, add_parser, _run in SUBCOMMANDS:
         add_parser(subparsers)
@@ -223,14 +259,12 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    import dpsnet_d2  # noqa: F401  (registers the datasets a domain may name)
-    from dpsnet_d2.augment.render import DomainError, RenderCheckpointError
+    import dpsnet_d2  # noqa: F401  (registers the datasets)
 
     run = {name: fn for name, _add, fn in SUBCOMMANDS}[args.command]
     try:
         run(args)
-    except (DomainError, RenderCheckpointError, FileExistsError, FileNotFoundError,
-            ValueError) as e:
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -27,8 +27,11 @@ def test_json_reads_images_only(tmp_path):
     (tmp_path / "test2019").mkdir()
     _image(tmp_path / "test2019" / "x.jpg")
     # annotations a checked loader would reject (unknown image and category): never parsed here
-    data = {"images": [{"id": 1, "file_name": "x.jpg"}],
-            "annotations": [{"image_id": 99, "category_id": 7, "bbox": "oops"}], "categories": []}
+    data = {
+        "images": [{"id": 1, "file_name": "x.jpg"}],
+        "annotations": [{"image_id": 99, "category_id": 7, "bbox": "oops"}],
+        "categories": [],
+    }
     path = tmp_path / "instances_test2019.json"
     path.write_text(json.dumps(data))
     assert default_image_root(str(path)) == str(tmp_path / "test2019")
@@ -42,8 +45,11 @@ def test_json_reads_images_only(tmp_path):
 def test_registered_dataset_and_unknown_name(tiny_rpc_root):
     from dpsnet_d2.data.datasets.rpc import register_rpc_instances
 
-    register_rpc_instances("render_test_tiny_val", f"{tiny_rpc_root}/instances_val2019.json",
-                           f"{tiny_rpc_root}/val2019")
+    register_rpc_instances(
+        "render_test_tiny_val",
+        f"{tiny_rpc_root}/instances_val2019.json",
+        f"{tiny_rpc_root}/val2019",
+    )
     assert len(list_domain_images("render_test_tiny_val")) == 3
     with pytest.raises(DomainError, match="neither a folder, a json file nor a registered dataset"):
         list_domain_images("no_such_dataset_or_folder")

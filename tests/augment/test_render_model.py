@@ -18,8 +18,17 @@ from dpsnet_d2.augment.render.losses import discriminator_loss, generator_losses
 
 
 def tiny_cfg(**kw):
-    return CycleGANConfig(**{"image_size": 64, "load_size": 64, "gen_channels": 8,
-                             "disc_channels": 8, "max_iter": 10, **kw})
+    return CycleGANConfig(
+        **{
+            "image_size": 64,
+            "load_size": 64,
+            "gen_channels": 4,
+            "num_blocks": 1,
+            "disc_channels": 4,
+            "max_iter": 10,
+            **kw,
+        }
+    )
 
 
 def test_default_blocks_follow_image_size():
@@ -47,8 +56,18 @@ def test_losses():
     assert lsgan_loss(zeros, True) == 1
     assert discriminator_loss(ones, zeros) == 0 and discriminator_loss(zeros, ones) == 1
     a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
-    terms = dict(real_a=a, real_b=b, fake_b=b, fake_a=a, rec_a=b, rec_b=b, idt_a=a, idt_b=a,
-                 score_fake_b=ones, score_fake_a=ones)
+    terms = dict(
+        real_a=a,
+        real_b=b,
+        fake_b=b,
+        fake_a=a,
+        rec_a=b,
+        rec_b=b,
+        idt_a=a,
+        idt_b=a,
+        score_fake_b=ones,
+        score_fake_a=ones,
+    )
     out = generator_losses(**terms, lambda_cycle=10.0, lambda_identity=0.5)
     assert out["loss_cycle_a"] == 10 and out["loss_cycle_b"] == 0  # lambda * |rec - real|_1
     assert out["loss_idt_a"] == 0 and out["loss_idt_b"] == 5  # 0.5 * lambda * |G(b) - b|_1
@@ -107,7 +126,7 @@ def test_bad_checkpoints(tmp_path):
     model = CycleGAN(tiny_cfg())
     path = str(tmp_path / "ckpt.pth")
     save_checkpoint(path, model)
-    with pytest.raises(RenderCheckpointError, match="gen_channels 8 \\(requested 16\\)"):
+    with pytest.raises(RenderCheckpointError, match="gen_channels 4 \\(requested 16\\)"):
         load_checkpoint(path, expect=tiny_cfg(gen_channels=16))
     foreign = str(tmp_path / "foreign.pth")
     torch.save({"model": model.state_dict()}, foreign)
@@ -115,8 +134,14 @@ def test_bad_checkpoints(tmp_path):
         load_renderer(foreign)
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint"):
+    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint") as info:
         load_renderer(str(garbage))
+    assert "\n" not in str(info.value)
+    json_file = tmp_path / "set.json"
+    json_file.write_text('{"images": []}')
+    with pytest.raises(RenderCheckpointError, match="not a readable torch checkpoint") as info:
+        load_renderer(str(json_file))  # the weights-only unpickler's message is many lines
+    assert "\n" not in str(info.value)
     with pytest.raises(RenderCheckpointError, match="no such checkpoint"):
         load_renderer(str(tmp_path / "missing.pth"))
     state = torch.load(path, weights_only=True)

@@ -6,8 +6,24 @@ import cv2
 import numpy as np
 import pytest
 
-TINY = ["--image-size", "32", "--load-size", "48", "--gen-channels", "4", "--disc-channels", "4",
-        "--num-blocks", "1", "--num-workers", "0", "--sample-period", "1", "--log-period", "1"]
+TINY = [
+    "--image-size",
+    "32",
+    "--load-size",
+    "48",
+    "--gen-channels",
+    "4",
+    "--disc-channels",
+    "4",
+    "--num-blocks",
+    "1",
+    "--workers",
+    "0",
+    "--sample-period",
+    "1",
+    "--log-period",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +39,7 @@ def domains(tmp_path_factory, tiny_rpc_root):
 def trained(load_tool, domains, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("render_run"))
     a, b = domains
-    args = ["train-render", "--domain-a", a, "--domain-b", b, "--output-dir", out, *TINY]
+    args = ["train-render", "--domain-a", a, "--domain-b", b, "--out", out, *TINY]
     assert load_tool("prepare_rpc").main([*args, "--max-iter", "2"]) == 0
     assert load_tool("prepare_rpc").main([*args, "--max-iter", "3", "--resume"]) == 0
     return out, args
@@ -41,8 +57,19 @@ def test_train_writes_checkpoints_samples_and_resumes(trained):
 def test_render_keeps_boxes_and_sizes(load_tool, trained, tiny_rpc_root, tmp_path):
     out = str(tmp_path / "rendered")
     src = f"{tiny_rpc_root}/instances_val2019.json"
-    args = ["render", "--checkpoint", f"{trained[0]}/model_final.pth", "--input", src,
-            "--output-dir", out, "--batch-size", "2", "--num-workers", "2"]
+    args = [
+        "render",
+        "--checkpoint",
+        f"{trained[0]}/model_final.pth",
+        "--input",
+        src,
+        "--out",
+        out,
+        "--batch-size",
+        "2",
+        "--workers",
+        "2",
+    ]
     assert load_tool("prepare_rpc").main(args) == 0
     before, after = json.load(open(src)), json.load(open(f"{out}/instances_val2019.json"))
     assert after["annotations"] == before["annotations"] and after["images"] == before["images"]
@@ -63,15 +90,25 @@ def test_bad_input_one_error(load_tool, trained, domains, tmp_path, capsys):
     bad_a = [*args, "--max-iter", "3"]
     bad_a[bad_a.index("--domain-a") + 1] = str(empty)
     assert run(bad_a) == 2
-    assert capsys.readouterr().err.strip() == f"error: {empty}: folder has no images (.jpg, .jpeg, .png, .bmp)"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: {empty}: folder has no images (.jpg, .jpeg, .png, .bmp)"
+    )
     other = [*args, "--max-iter", "4", "--resume", "--gen-channels", "8"]
     assert run(other) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "gen_channels 4 (requested 8)" in err and "\n" not in err
     wrong = tmp_path / "wrong.pth"
     wrong.write_bytes(b"xx")
-    render = ["render", "--checkpoint", str(wrong), "--input", domains[0],
-              "--output-dir", str(tmp_path / "never")]
+    render = [
+        "render",
+        "--checkpoint",
+        str(wrong),
+        "--input",
+        domains[0],
+        "--out",
+        str(tmp_path / "never"),
+    ]
     assert run(render) == 2
     assert "not a readable torch checkpoint" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "never")

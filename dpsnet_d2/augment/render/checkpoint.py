@@ -44,15 +44,22 @@ def _read(path: str) -> Dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a corrupt or foreign file
-        raise RenderCheckpointError(path, f"not a readable torch checkpoint ({type(e).__name__}: {e})") from e
+        first = (str(e).strip().splitlines() or [""])[0]
+        detail = f"{type(e).__name__}: {first}" if 0 < len(first) <= 80 else type(e).__name__
+        raise RenderCheckpointError(path, f"not a readable torch checkpoint ({detail})") from e
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise RenderCheckpointError(path, "not a CycleGAN render checkpoint (written by train-render)")
+        raise RenderCheckpointError(
+            path, "not a CycleGAN render checkpoint (written by train-render)"
+        )
     return state
 
 
 def load_checkpoint(path: str, expect: Optional[CycleGANConfig] = None):
     """
-    Read a checkpoint into a new :class:`CycleGAN` (on CPU) and return (model, solver state or None).
+    Read a checkpoint into a new :class:`CycleGAN` (on CPU).
+
+    Returns:
+        (model, solver state or None).
 
     Args:
         path: the checkpoint file.
@@ -79,7 +86,9 @@ def load_checkpoint(path: str, expect: Optional[CycleGANConfig] = None):
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         first = str(e).strip().splitlines()
-        raise RenderCheckpointError(path, f"weights do not fit the model ({first[-1].strip()})") from e
+        raise RenderCheckpointError(
+            path, f"weights do not fit the model ({first[-1].strip()})"
+        ) from e
     return model, state.get("solver")
 
 

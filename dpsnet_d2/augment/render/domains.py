@@ -25,8 +25,17 @@ from torch.utils.data import Dataset
 
 from dpsnet_d2.data.datasets.rpc_records import find_list
 
-__all__ = ["IMAGE_EXTENSIONS", "DomainError", "list_domain_images", "read_rgb", "to_tensor",
-           "CropDataset", "resize_long_side", "scaled_hw", "default_image_root"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DomainError",
+    "list_domain_images",
+    "read_rgb",
+    "to_tensor",
+    "CropDataset",
+    "resize_long_side",
+    "scaled_hw",
+    "default_image_root",
+]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -43,7 +52,10 @@ def _json_images(json_file: str) -> List[dict]:
         raise DomainError(f"{json_file}: cannot read ({e})") from e
     if images is None:
         raise DomainError(f"{json_file}: no 'images' list")
-    bad = next((r for r in images if not isinstance(r, dict) or not isinstance(r.get("file_name"), str)), None)
+    bad = next(
+        (r for r in images if not isinstance(r, dict) or not isinstance(r.get("file_name"), str)),
+        None,
+    )
     if bad is not None:
         raise DomainError(f"{json_file}: image record {json.dumps(bad)[:120]} has no file_name")
     return images
@@ -122,7 +134,9 @@ def resize_long_side(img: np.ndarray, size: int) -> np.ndarray:
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """H x W x 3 uint8 -> 3 x H x W float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    return (
+        torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    )
 
 
 class CropDataset(Dataset):
@@ -144,7 +158,9 @@ class CropDataset(Dataset):
         h, w = img.shape[:2]
         ph, pw = max(0, self.crop - h), max(0, self.crop - w)
         if ph or pw:
-            img = cv2.copyMakeBorder(img, ph // 2, ph - ph // 2, pw // 2, pw - pw // 2, cv2.BORDER_REFLECT)
+            img = cv2.copyMakeBorder(
+                img, ph // 2, ph - ph // 2, pw // 2, pw - pw // 2, cv2.BORDER_REFLECT
+            )
             h, w = img.shape[:2]
         y = int(torch.randint(0, h - self.crop + 1, ()))
         x = int(torch.randint(0, w - self.crop + 1, ()))

@@ -40,8 +40,11 @@ class ImagePool:
         return torch.cat(out, 0)
 
     def state_dict(self):
-        return {"size": self.size, "images": [t.cpu() for t in self.images],
-                "rng": self._rng.getstate()}
+        return {
+            "size": self.size,
+            "images": [t.cpu() for t in self.images],
+            "rng": self._rng.getstate(),
+        }
 
     def load_state_dict(self, state, device=None):
         self.size = int(state["size"])

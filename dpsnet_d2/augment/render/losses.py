@@ -30,8 +30,16 @@ def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
 
 def generator_losses(
     *,
-    real_a, real_b, fake_b, fake_a, rec_a, rec_b, idt_a, idt_b,
-    score_fake_b, score_fake_a,
+    real_a,
+    real_b,
+    fake_b,
+    fake_a,
+    rec_a,
+    rec_b,
+    idt_a,
+    idt_b,
+    score_fake_b,
+    score_fake_a,
     lambda_cycle: float = 10.0,
     lambda_identity: float = 0.5,
 ) -> Dict[str, torch.Tensor]:

@@ -71,9 +71,13 @@ class CycleGANConfig:
         if self.image_size % 4 or self.image_size < 32:
             raise ValueError(f"image_size must be a multiple of 4 and >= 32, got {self.image_size}")
         if self.load_size < self.image_size:
-            raise ValueError(f"load_size {self.load_size} is smaller than image_size {self.image_size}")
+            raise ValueError(
+                f"load_size {self.load_size} is smaller than image_size {self.image_size}"
+            )
         if not 0 <= self.decay_start <= self.max_iter:
-            raise ValueError(f"decay_start {self.decay_start} is outside [0, max_iter {self.max_iter}]")
+            raise ValueError(
+                f"decay_start {self.decay_start} is outside [0, max_iter {self.max_iter}]"
+            )
 
     def as_dict(self) -> Dict:
         return dataclasses.asdict(self)

@@ -14,14 +14,13 @@ Discriminator: four 4x4 convolutions (64-128-256-512 channels, the first three w
 and a 1-channel 4x4 output; each output cell sees a 70x70 patch, so it judges local texture and
 light, not the layout. No normalisation on the first layer, LeakyReLU 0.2.
 """
-import torch
 from torch import nn
 
 __all__ = ["ResnetGenerator", "PatchDiscriminator", "default_num_blocks", "init_weights"]
 
 
 def default_num_blocks(image_size: int) -> int:
-    """Residual blocks of the generator for training crops of ``image_size`` px: 6 up to 256, else 9."""
+    """Generator residual blocks for training crops of ``image_size`` px: 6 up to 256, else 9."""
     return 6 if image_size <= 256 else 9
 
 
@@ -36,7 +35,7 @@ def _conv_norm_relu(in_ch, out_ch, kernel, stride=1, reflect_pad=0, padding=0):
 
 
 class ResnetBlock(nn.Module):
-    """x + (reflect-pad, 3x3 conv, IN, ReLU, reflect-pad, 3x3 conv, IN)(x); N x C x H x W both ways."""
+    """x + (reflect-pad, 3x3 conv, IN, ReLU, reflect-pad, 3x3 conv, IN)(x); N x C x H x W."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -69,7 +68,9 @@ class ResnetGenerator(nn.Module):
         layers += [ResnetBlock(4 * c) for _ in range(num_blocks)]
         for ch in (4 * c, 2 * c):
             layers += [
-                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1, bias=True),
+                nn.ConvTranspose2d(
+                    ch, ch // 2, 3, stride=2, padding=1, output_padding=1, bias=True
+                ),
                 nn.InstanceNorm2d(ch // 2),
                 nn.ReLU(inplace=True),
             ]
@@ -115,10 +116,9 @@ class PatchDiscriminator(nn.Module):
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
-    """CycleGAN's initialisation: conv weights ~ N(0, 0.02), biases 0 (instance norm has no affine)."""
+    """CycleGAN's initialisation: conv weights ~ N(0, 0.02), biases 0 (the norms have no affine)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-

@@ -26,7 +26,14 @@ from dpsnet_d2.data.synthetic_rpc.compose import encode
 from dpsnet_d2.data.synthetic_rpc.writer import atomic_output_dir
 
 from .checkpoint import load_renderer
-from .domains import DomainError, default_image_root, read_rgb, resize_long_side, scaled_hw, to_tensor
+from .domains import (
+    DomainError,
+    default_image_root,
+    read_rgb,
+    resize_long_side,
+    scaled_hw,
+    to_tensor,
+)
 
 __all__ = ["translate_batch", "render_offline_set"]
 
@@ -64,7 +71,9 @@ def _run(generator, batch: List[torch.Tensor], device) -> List[torch.Tensor]:
     return out
 
 
-def translate_batch(generator, images: List[np.ndarray], size: int, device="cpu") -> List[np.ndarray]:
+def translate_batch(
+    generator, images: List[np.ndarray], size: int, device="cpu"
+) -> List[np.ndarray]:
     """
     Translate H x W x 3 uint8 RGB images with ``generator`` at longer side ``size``; returns
     uint8 RGB images of the input sizes. The generator's train/eval mode is restored after.
@@ -73,7 +82,10 @@ def translate_batch(generator, images: List[np.ndarray], size: int, device="cpu"
     generator.eval()
     try:
         ys = _run(generator, [_prepare(img, size) for img in images], device)
-        return [_restore(y, scaled_hw(*img.shape[:2], size), img.shape[:2]) for y, img in zip(ys, images)]
+        return [
+            _restore(y, scaled_hw(*img.shape[:2], size), img.shape[:2])
+            for y, img in zip(ys, images)
+        ]
     finally:
         generator.train(was_training)
 
@@ -112,7 +124,9 @@ def _read_set(json_file: str, image_root: str):
     for record in images:
         name = record.get("file_name") if isinstance(record, dict) else None
         if not isinstance(name, str):
-            raise DomainError(f"{json_file}: image record {json.dumps(record)[:120]} has no file_name")
+            raise DomainError(
+                f"{json_file}: image record {json.dumps(record)[:120]} has no file_name"
+            )
         path = os.path.join(image_root, name)
         if not os.path.isfile(path):
             raise DomainError(f"{json_file}: image {path} listed but not found")
@@ -159,11 +173,13 @@ def render_offline_set(
     if os.path.lexists(out_dir) and not overwrite:
         raise FileExistsError(f"{out_dir} already exists; pass --overwrite to replace it")
     folder_name = os.path.basename(image_root.rstrip(os.sep))
-    loader = DataLoader(_SetImages(paths, size), batch_size=batch_size, num_workers=num_workers,
-                        collate_fn=_collate)
+    loader = DataLoader(
+        _SetImages(paths, size), batch_size=batch_size, num_workers=num_workers, collate_fn=_collate
+    )
     start = time.perf_counter()
-    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp, \
-            ThreadPoolExecutor(max(1, num_workers)) as writers:
+    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp, ThreadPoolExecutor(
+        max(1, num_workers)
+    ) as writers:
         pending = []
 
         def write(i, y, hw, HW):
@@ -172,7 +188,9 @@ def render_offline_set(
             os.makedirs(os.path.dirname(target), exist_ok=True)
             ext = os.path.splitext(target)[1].lower()
             with open(target, "wb") as f:
-                f.write(encode(_restore(y, hw, HW), ".png" if ext == ".png" else ".jpg", quality=95))
+                f.write(
+                    encode(_restore(y, hw, HW), ".png" if ext == ".png" else ".jpg", quality=95)
+                )
 
         with tqdm(total=len(paths), desc="render", disable=not progress, dynamic_ncols=True) as bar:
             for idx, xs, hws, HWs in loader:
@@ -182,8 +200,11 @@ def render_offline_set(
         for future in pending:
             future.result()
         info = dict(data.get("info") or {})
-        info["render"] = {"checkpoint": os.path.abspath(checkpoint), "size": size,
-                          "source": os.path.abspath(json_file)}
+        info["render"] = {
+            "checkpoint": os.path.abspath(checkpoint),
+            "size": size,
+            "source": os.path.abspath(json_file),
+        }
         out = {**data, "info": info}
         with open(os.path.join(tmp, os.path.basename(json_file)), "w") as f:
             json.dump(out, f, separators=(",", ":"))

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 import torch
@@ -96,10 +96,18 @@ def train_cyclegan(
         solver.load_state_dict(solver_state)
     start = solver.iter
     torch.manual_seed(cfg.seed + start)
-    data_a = _forever(CropDataset(paths_a, load_size=cfg.load_size, crop=cfg.image_size),
-                      cfg, num_workers, cfg.seed + start)
-    data_b = _forever(CropDataset(paths_b, load_size=cfg.load_size, crop=cfg.image_size),
-                      cfg, num_workers, cfg.seed + start + 1)
+    data_a = _forever(
+        CropDataset(paths_a, load_size=cfg.load_size, crop=cfg.image_size),
+        cfg,
+        num_workers,
+        cfg.seed + start,
+    )
+    data_b = _forever(
+        CropDataset(paths_b, load_size=cfg.load_size, crop=cfg.image_size),
+        cfg,
+        num_workers,
+        cfg.seed + start + 1,
+    )
     step = max(1, len(paths_a) // 4)
     samples = [read_rgb(p) for p in paths_a[::step][:4]]
     samples = [np.ascontiguousarray(s) for s in samples]
@@ -108,8 +116,14 @@ def train_cyclegan(
         return period > 0 and it % period == 0
 
     metrics_file = os.path.join(out_dir, "metrics.json")
-    bar = tqdm(range(start, cfg.max_iter), initial=start, total=cfg.max_iter,
-               desc="train-render", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        range(start, cfg.max_iter),
+        initial=start,
+        total=cfg.max_iter,
+        desc="train-render",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     tick, last_logged = time.perf_counter(), start
     for it in bar:
         real_a = next(data_a).to(device, non_blocking=True)
@@ -120,14 +134,20 @@ def train_cyclegan(
             raise FloatingPointError(f"non-finite loss at iteration {done}: {losses}")
         if periodic(log_period, done) or done == cfg.max_iter:
             now = time.perf_counter()
-            record = {"iteration": done, **losses, "seconds_per_step": (now - tick) / (done - last_logged)}
+            record = {
+                "iteration": done,
+                **losses,
+                "seconds_per_step": (now - tick) / (done - last_logged),
+            }
             tick, last_logged = now, done
             with open(metrics_file, "a") as f:
                 f.write(json.dumps(record) + "\n")
             bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items() if k.startswith("loss_")})
         if periodic(sample_period, done) or done == cfg.max_iter:
             grid = _sample_grid(model, samples, cfg.load_size, device)
-            atomic_write_bytes(os.path.join(out_dir, "samples", f"iter_{done:07d}.jpg"), encode(grid, ".jpg"))
+            atomic_write_bytes(
+                os.path.join(out_dir, "samples", f"iter_{done:07d}.jpg"), encode(grid, ".jpg")
+            )
         if periodic(checkpoint_period, done) and done != cfg.max_iter:
             save_checkpoint(last, model, solver)
     save_checkpoint(last, model, solver)
