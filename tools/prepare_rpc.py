@@ -4,7 +4,7 @@ Prepare DPSNet's source-side training data (the paper's augmentation steps), one
 per step:
 
     python tools/prepare_rpc.py masks synth_rpc_train [--out DIR] [--workers 2] [--device cuda]
-    python tools/prepare_rpc.py prune synth_rpc_train [--out DIR] [--theta 0.45]
+    python tools/prepare_rpc.py prune synth_rpc_train [--out DIR] [--theta 0.45] [--preview P]
 
 Each sub-command is a block ``add_<name>_parser`` + ``run_<name>``, registered in
 ``SUBCOMMANDS``; the logic lives in the dpsnet_d2 package, the tool parses, checks and calls.
@@ -60,7 +60,7 @@ def add_masks_parser(subparsers):
                    help="final masks from (default: %(default)s)")  # fmt: skip
     p.add_argument("--min-confidence", type=float, default=0.9,
                    help="coarse masks at least this confident train the network")  # fmt: skip
-    p.add_argument("--steps", type=int, default=300, help="saliency training steps")
+    p.add_argument("--steps", type=int, default=200, help="saliency training steps (batch 8)")
     p.add_argument("--max-train", type=int, default=1024, help="at most this many training crops")
     p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
 
@@ -82,6 +82,8 @@ def add_prune_parser(subparsers):
     _add_cutout_args(p)
     p.add_argument("--theta", type=float, default=DEFAULT_THETA,
                    help="keep views with R above this (default: %(default)s)")  # fmt: skip
+    p.add_argument("--preview", metavar="PATH",
+                   help="also save a picture (.jpg/.png): image, coarse and refined masks, cut-out")  # fmt: skip
 
 
 def run_prune(args):
@@ -94,6 +96,10 @@ def run_prune(args):
     if not os.path.isfile(masks):
         raise FileNotFoundError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
     print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers)))
+    if args.preview:
+        from dpsnet_d2.augment.preview import make_cutouts_preview
+
+        print(f"preview: {make_cutouts_preview(out, image_root, args.preview)}")
 
 
 # ------------------------------------------------------------------------------------------- #

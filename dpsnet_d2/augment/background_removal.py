@@ -1,6 +1,6 @@
 """
 Background removal, coarse stage: a product mask from one single-product training image and its
-box, by classical image processing only (no learning). See docs/method.md, "Background removal".
+box, by classical image processing only (no learning). See docs/method.md §2.
 
 Shapes: H x W is the image; an image is H x W x 3 uint8 (BGR, as ``cv2.imread`` gives); a mask is
 H x W bool; a box is [x, y, w, h] in pixels (COCO ``bbox``).

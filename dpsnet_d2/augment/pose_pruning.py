@@ -1,6 +1,6 @@
 """
 Pose pruning: drop the viewpoints in which a product shows too little of itself to look like it
-does on a checkout counter (lying on its side, seen end-on). See docs/method.md, "Pose pruning".
+does on a checkout counter (lying on its side, seen end-on). See docs/method.md §2.
 
 For SKU k and viewpoint (training image) v, with A(k, v) the product's mask area normalised for
 image scale (the fraction of the image it covers)::

@@ -60,7 +60,7 @@ class MaskSettings:
     """Settings of the masks step (the tool's flags)."""
 
     def __init__(self, *, method="saliency", min_confidence=0.9, input_size=128, margin=0.1,
-                 steps=300, batch_size=16, max_train=1024, device="cpu", seed=0):  # fmt: skip
+                 steps=200, batch_size=8, max_train=1024, device="cpu", seed=0):  # fmt: skip
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.method, self.min_confidence, self.input_size = method, min_confidence, input_size

@@ -1,6 +1,6 @@
 """
 Background removal, fine stage: a small saliency network (encoder-decoder), trained from scratch
-on the confident coarse masks, refines every mask. See docs/method.md, "Background removal".
+on the confident coarse masks, refines every mask. See docs/method.md §2.
 
 Shapes: N crops; S x S the network's input side (default 128); an input is 4 x S x S float32 (RGB
 scaled to [-1, 1], then a box prior: 1 inside the box, 0 in the margin around it); a target or
