@@ -1,8 +1,13 @@
 """DPSNet config nodes: ``add_dpsnet_config`` adds them; D2's global defaults stay as they are."""
+import contextlib
 from typing import Optional, Sequence
+
+import yaml
 
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
+
+from .utils.cli import UserError, check_input_file
 
 __all__ = ["add_dpsnet_config", "get_dpsnet_cfg"]
 
@@ -12,14 +17,40 @@ def get_dpsnet_cfg(config_file: Optional[str] = None, opts: Sequence[str] = ()) 
     A new config: Detectron2's defaults, DPSNet's nodes, then ``config_file`` (if given) and the
     ``KEY VALUE`` overrides ``opts``, in that order. Not frozen. Tools and tests build every
     config through here.
+
+    Raises:
+        UserError: naming ``config_file`` (or the overrides) when the file is missing or not
+            YAML, or a key is unknown, or a value has the wrong type (Detectron2's KeyError /
+            ValueError re-worded as one line).
     """
     cfg = get_cfg()
     add_dpsnet_config(cfg)
     if config_file:
-        cfg.merge_from_file(config_file)
+        check_input_file(config_file, "config file")
+        with _config_errors(f"config file {config_file}"):
+            cfg.merge_from_file(config_file)
     if opts:
-        cfg.merge_from_list(list(opts))
+        opts = list(opts)
+        with _config_errors(f"config overrides {' '.join(map(str, opts))}"):
+            if len(opts) % 2:
+                raise ValueError("expected KEY VALUE pairs, got an odd number of words")
+            cfg.merge_from_list(opts)
     return cfg
+
+
+@contextlib.contextmanager
+def _config_errors(source):
+    """Re-raise yacs' and YAML's errors of ``source`` as one-line UserErrors."""
+    try:
+        yield
+    except OSError as e:
+        raise UserError(f"{source}: cannot be read ({e.strerror or e})") from e
+    except KeyError as e:  # yacs: "Non-existent config key: X"
+        raise UserError(f"{source}: {e.args[0] if e.args else e}") from e
+    except (ValueError, AssertionError, yaml.YAMLError) as e:
+        raise UserError(f"{source}: {e}") from e
+    except (AttributeError, TypeError) as e:  # YAML that is not a mapping of keys
+        raise UserError(f"{source}: not a config of KEY: VALUE entries ({e})") from e
 
 
 def add_dpsnet_config(cfg):
@@ -90,5 +121,5 @@ def add_dpsnet_config(cfg):
     # Score threshold of the RPC evaluator's "fixed" mode (the deployable number); the "sweep"
     # mode (official protocol, an oracle per level) is reported beside it.
     cfg.TEST.RPC_SCORE_THRESH = 0.5
-    # False: the RPC evaluator skips mAP50 / mmAP (pycocotools, minutes on the 24k test images).
+    # False: the RPC evaluator skips mAP50 / mmAP (COCO AP: its slowest part on 24k test images).
     cfg.TEST.RPC_COMPUTE_MAP = True

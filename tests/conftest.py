@@ -71,17 +71,29 @@ def tiny_rcnn_opts():
 
 @pytest.fixture
 def tiny_dpsnet_cfg(tiny_coco, tmp_path):
-    """configs/Base-DPSNet.yaml with the tiny overrides, on the tiny COCO set."""
-    from detectron2.config import get_cfg
+    """
+    A function ``(*opts) -> cfg``: configs/Base-DPSNet.yaml made tiny (R-18, 32 channels, 64 px,
+    3 classes, CPU) on the tiny COCO set, then the ``KEY VALUE`` overrides ``opts``. A new
+    config per call.
+    """
+    from dpsnet_d2 import get_dpsnet_cfg
 
-    from dpsnet_d2 import add_dpsnet_config
+    base = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "Base-DPSNet.yaml")
+    tiny = _tiny_rcnn_opts(tiny_coco, str(tmp_path)) + _TINY_DPSNET_OPTS
+    return lambda *opts: get_dpsnet_cfg(base, [*tiny, *opts])
 
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                                     "Base-DPSNet.yaml"))
-    cfg.merge_from_list(_tiny_rcnn_opts(tiny_coco, str(tmp_path)))
-    return cfg
+
+# DPSNet's own nodes made tiny for the 64 px images of the tiny sets.
+_TINY_DPSNET_OPTS = [
+    # anchors matched to the 10-32 px objects of the 64 px images
+    "MODEL.ANCHOR_GENERATOR.SIZES", "[[8], [16], [32], [64], [128]]",
+    "MODEL.BIPYRAMID.FUSE_DIM", "16",
+    "MODEL.DENSITY_HEAD.CONV_DIM", "32",
+    # 64 px images: sigma is clamped to SIGMA_MIN, so a smaller scale keeps the density loss
+    # near the detection losses
+    "MODEL.DENSITY_HEAD.TARGET_SCALE", "10.0",
+    "INPUT.RANDOM_FLIP", "none",
+]
 
 
 def _tiny_rcnn_opts(dataset_name, output_dir, num_classes=3):
@@ -131,7 +143,7 @@ TINY_RPC_CATEGORIES = [
 
 def make_tiny_rpc_split(split, size=64, seed=0):
     """
-    The annotation dict of one split of the tiny RPC set (contract 3), and its images.
+    The annotation dict of one split of the tiny RPC set (docs/method.md §1.1), and its images.
 
     train: 4 single-product images (no levels); val/test: 3 checkout images, one per level, with
     1 / 2 / 3 boxes. Returns (annotation dict, {file_name: HxWx3 uint8 RGB image}).
@@ -171,7 +183,7 @@ def make_tiny_rpc_split(split, size=64, seed=0):
 
 
 def write_tiny_rpc(root, splits=("train", "val", "test")):
-    """Write the tiny RPC set in the official layout (contract 3) under ``root``; return root."""
+    """Write the tiny RPC set (layout: docs/method.md §1.1) under ``root``; return root."""
     import cv2
 
     for split in splits:

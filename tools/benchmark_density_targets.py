@@ -9,13 +9,12 @@ a few object counts and channel counts, against a reference that adds one object
 Prints a markdown table of median milliseconds per image (--iters calls after one warm-up).
 """
 import argparse
-import statistics
-import time
 
 import torch
 
 from dpsnet_d2.data import DensityTargetGenerator
 from dpsnet_d2.data.density_targets import SIGMA_PER_HALF_SIDE, gaussian_profiles
+from dpsnet_d2.utils import median_time
 
 
 def per_object_reference(generator, boxes, classes, image_size):
@@ -30,16 +29,6 @@ def per_object_reference(generator, boxes, classes, image_size):
         px = gaussian_profiles(cx.reshape(1), sigma, w)[0]
         density[generator.class_to_channel[cls]] += py[:, None] * px[None, :]
     return density.float()
-
-
-def _median_ms(fn, iters):
-    fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def main(argv=None):
@@ -66,9 +55,11 @@ def main(argv=None):
             generator = DensityTargetGenerator(
                 num_channels=channels, class_to_channel=list(range(channels))
             )
-            fast = _median_ms(lambda: generator(boxes, classes, size), args.iters)
-            slow = _median_ms(
-                lambda: per_object_reference(generator, boxes, classes, size), args.iters
+            fast = 1000 * median_time(
+                lambda: generator(boxes, classes, size), args.iters, warmup=1
+            )
+            slow = 1000 * median_time(
+                lambda: per_object_reference(generator, boxes, classes, size), args.iters, warmup=1
             )
             diff = (generator(boxes, classes, size)
                     - per_object_reference(generator, boxes, classes, size)).abs().max().item()

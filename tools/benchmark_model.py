@@ -30,7 +30,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
@@ -70,14 +69,9 @@ def parse_args(argv=None):
 
 
 def build_cfg(args, variant):
-    from detectron2.config import get_cfg
+    from dpsnet_d2 import get_dpsnet_cfg
 
-    from dpsnet_d2 import add_dpsnet_config
-
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(COMMON_OPTS + list(args.opts) + VARIANTS[variant])
+    cfg = get_dpsnet_cfg(args.config_file, COMMON_OPTS + list(args.opts) + VARIANTS[variant])
     cfg.MODEL.DEVICE = args.device
     cfg.MODEL.WEIGHTS = ""
     cfg.SOLVER.BASE_LR = args.lr
@@ -110,21 +104,12 @@ def make_batch(cfg, args):
     return batch
 
 
-def _sync(device):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+def _time(step, args):
+    """Median seconds of ``step()`` (--iters after --warmup), CUDA work included."""
+    from dpsnet_d2.utils import median_time
 
-
-def _time(step, device, warmup, iters):
-    times = []
-    for i in range(warmup + iters):
-        _sync(device)
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else None
+    return median_time(step, args.iters, warmup=args.warmup, sync=sync)
 
 
 def _peak_start(device):
@@ -167,14 +152,14 @@ def worker(args):
 
         start = _peak_start(args.device)
         with EventStorage():
-            result["seconds"] = _time(step, args.device, args.warmup, args.iters)
+            result["seconds"] = _time(step, args)
         result["peak_mb"] = _peak_mb(args.device, start)
     elif measurement == "inference":
         model.eval()
         inputs = [{"image": batch[0]["image"]}]
         start = _peak_start(args.device)
         with torch.no_grad():
-            result["seconds"] = _time(lambda: model(inputs), args.device, args.warmup, args.iters)
+            result["seconds"] = _time(lambda: model(inputs), args)
         result["peak_mb"] = _peak_mb(args.device, start)
     else:
         from detectron2.utils.analysis import FlopCountAnalysis

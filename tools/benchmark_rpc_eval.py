@@ -9,14 +9,13 @@ Time RPCEvaluator on an RPC-test-sized synthetic run: 24,000 images x 20 detecti
 Prints one line: ``process`` (all images, batches of one, from Instances and counts as the model
 returns them), ``evaluate`` without mAP (``compute_map=False``: sweep, fixed and density rows for
 4 levels, ``bbox_results.json`` and ``rpc_results.json``) and, unless --skip-map, ``evaluate``
-with mAP (the same plus pycocotools COCOeval; ground truth from the dataset's json_file).
+with mAP (the same plus COCO AP with faster-coco-eval; ground truth from the json_file).
 """
 import argparse
 import json
 import logging
 import os
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode, Boxes, Instances
 
 from dpsnet_d2.evaluation import RPCEvaluator
+from dpsnet_d2.utils import median_time
 
 # Objects per image of each level, as on RPC (easy ~7, medium ~12, hard ~17).
 LEVEL_OBJECTS = {"easy": (3, 10), "medium": (10, 15), "hard": (15, 20)}
@@ -109,20 +109,17 @@ def main(argv=None):
         full.ground_truth()
         t_process = 0.0
         for d, o in zip(dicts, outputs):
-            start = time.perf_counter()
-            counting.process([{"image_id": d["image_id"]}], [o])
-            t_process += time.perf_counter() - start
-            full.process([{"image_id": d["image_id"]}], [o])
-        start = time.perf_counter()
-        results = counting.evaluate()["rpc"]
-        t_counting = time.perf_counter() - start
+            inputs = [{"image_id": d["image_id"]}]
+            t_process += median_time(lambda: counting.process(inputs, [o]))
+            full.process(inputs, [o])
+        results = {}
+        t_counting = median_time(lambda: results.update(counting.evaluate()["rpc"]))
         line = (f"RPCEvaluator, {args.num_images} images x {args.dets_per_image} detections, "
                 f"{args.num_classes} classes: process {t_process:.2f} s; evaluate without mAP "
                 f"(4 rows x sweep + fixed + density, 2 JSON files) {t_counting:.2f} s")
         if not args.skip_map:
-            start = time.perf_counter()
-            results = full.evaluate()["rpc"]
-            line += f"; evaluate with mAP (pycocotools) {time.perf_counter() - start:.1f} s"
+            t_full = median_time(lambda: results.update(full.evaluate()["rpc"]))
+            line += f"; evaluate with mAP (faster-coco-eval) {t_full:.1f} s"
             line += f" [averaged mAP50 {results['averaged/mAP50']:.1f}]"
     print(line + f" [averaged sweep cAcc {results['averaged/sweep/cAcc']:.2f}]")
     return 0

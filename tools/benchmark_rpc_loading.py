@@ -17,10 +17,8 @@ import gc
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -30,12 +28,14 @@ from dpsnet_d2.data.datasets.rpc import (
     load_rpc_categories,
     load_rpc_json,
 )
+from dpsnet_d2.utils import median_time
 
 
 def make_rpc_annotations(num_images, num_boxes, num_classes=200, seed=0):
     """
-    An RPC-style annotation dict (contract 3) of ``num_images`` checkout images with levels and
-    ``num_boxes`` boxes in all, more per image on harder levels (METHOD.md §1: about 7 / 12 / 17).
+    An RPC-style annotation dict (docs/method.md §1.1) of ``num_images`` checkout images with
+    levels and ``num_boxes`` boxes in all, more per image on harder levels (docs/method.md §1:
+    about 7 / 12 / 17).
     """
     rng = np.random.default_rng(seed)
     widths = rng.integers(1750, 1850, num_images)
@@ -88,16 +88,6 @@ def machine():
         cpu = models[0] if models else cpu
     python = platform.python_version()
     return f"{cpu}, {os.cpu_count()} cores, Python {python}, numpy {np.__version__}"
-
-
-def median_time(fn, runs):
-    """Median wall time of ``fn()`` over ``runs`` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None):

@@ -27,6 +27,7 @@ from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data.datasets.rpc_format import json_name, load_rpc_categories
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
 from dpsnet_d2.evaluation.rpc_protocol import report_table
+from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, int_at_least, run_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "Synthetic", "dpsnet_R_18_cpu.yaml")
@@ -53,18 +54,18 @@ def ensure_data(datasets_root, num_classes):
     if os.path.isdir(root):
         json_file = os.path.join(root, json_name("train"))
         if not os.path.isfile(json_file):
-            raise SystemExit(f"[demo] {root} exists but has no {json_name('train')}: {fix}")
+            raise UserError(f"{root} exists but has no {json_name('train')}: {fix}")
         found = len(load_rpc_categories(json_file)["thing_classes"])
         if found != num_classes:
-            raise SystemExit(
-                f"[demo] {root} has {found} classes, the config's MODEL.ROI_HEADS.NUM_CLASSES "
+            raise UserError(
+                f"{root} has {found} classes, the config's MODEL.ROI_HEADS.NUM_CLASSES "
                 f"is {num_classes}: {fix}"
             )
         say(f"1/3 synthetic RPC: using the existing {root}")
         return root
     if DEMO_DATA.num_skus != num_classes:
-        raise SystemExit(
-            f"[demo] the demo's synthetic RPC has {DEMO_DATA.num_skus} classes, the config's "
+        raise UserError(
+            f"the demo's synthetic RPC has {DEMO_DATA.num_skus} classes, the config's "
             f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}"
         )
     say(f"1/3 synthetic RPC: generating {root} ({DEMO_DATA})")
@@ -86,7 +87,8 @@ def train_and_evaluate(args, datasets_root):
         "synth_rpc_val (checkout scenes):")
     say("    DETECTRON2_DATASETS=" + datasets_root + " " + " ".join(cmd[1:]))
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True)
+    if subprocess.run(cmd, env=env).returncode != 0:
+        raise UserError("tools/train_net.py stopped; its error is printed above")
     return time.perf_counter() - start
 
 
@@ -98,16 +100,21 @@ def main(argv=None):
     parser.add_argument("--output-dir", default="output/demo",
                         help="where training and evaluation write")
     parser.add_argument("--config", default=CONFIG, help="the config to train")
-    parser.add_argument("--max-iter", type=int, help="override SOLVER.MAX_ITER")
+    parser.add_argument("--max-iter", type=int_at_least(1), help="override SOLVER.MAX_ITER")
+    add_debug_flag(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
     if args.opts[:1] == ["--"]:
         args.opts = args.opts[1:]
-    args.output_dir = os.path.abspath(args.output_dir)
+    # bad input stops here, before any data is generated or model trained
+    num_classes = config_num_classes(args.config, args.opts)
+    args.output_dir = check_output_dir(args.output_dir, "--output-dir")
     datasets_root = os.path.abspath(os.path.expanduser(args.datasets))
+    if not os.path.isdir(os.path.join(datasets_root, "synthetic_rpc")):  # to generate there
+        check_output_dir(datasets_root, "--datasets")
 
     start = time.perf_counter()
-    ensure_data(datasets_root, config_num_classes(args.config, args.opts))
+    ensure_data(datasets_root, num_classes)
     seconds = train_and_evaluate(args, datasets_root)
     results = os.path.join(args.output_dir, "inference", "synth_rpc_val", "rpc_results.json")
     with open(results) as f:
@@ -127,4 +134,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

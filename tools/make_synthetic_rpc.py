@@ -14,8 +14,22 @@ byte-identical files. Layout: datasets/README.md; logic: dpsnet_d2/data/syntheti
 import argparse
 import logging
 import os
+import sys
 
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc, make_preview
+from dpsnet_d2.utils.cli import (
+    UserError,
+    add_debug_flag,
+    check_output_dir,
+    check_output_file,
+    int_at_least,
+    run_cli,
+)
+
+# SynthConfig field -> the flag that sets it (to name the flag in errors).
+FLAGS = {"num_skus": "--num-skus", "views": "--views", "train_per_view": "--train-per-view",
+         "num_val": "--val", "num_test": "--test", "size": "--size", "seed": "--seed"}
+PREVIEW_FORMATS = (".jpg", ".jpeg", ".png")
 
 
 def get_parser():
@@ -34,10 +48,10 @@ def get_parser():
     p.add_argument(
         "--size", type=int, default=512, help="image side in pixels; everything scales with it"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_at_least(1),
         default=min(os.cpu_count() or 1, 8),
         help="processes (default: %(default)s)",
     )
@@ -47,19 +61,30 @@ def get_parser():
         metavar="PATH",
         help="only save a preview grid (.jpg/.png) of train vs test images",
     )
-    return p
+    return add_debug_flag(p)
+
+
+def synth_config(args):
+    """The :class:`SynthConfig` of the flags; a UserError naming the flag when one is out of range."""
+    values = {field: getattr(args, flag[2:].replace("-", "_")) for field, flag in FLAGS.items()}
+    try:
+        return SynthConfig(**values)
+    except ValueError as e:
+        message = str(e)
+        for field, flag in FLAGS.items():
+            message = message.replace(f"SynthConfig.{field} ", f"{flag} ")
+        raise UserError(message) from e
 
 
 def main(args):
-    cfg = SynthConfig(
-        num_skus=args.num_skus,
-        views=args.views,
-        train_per_view=args.train_per_view,
-        num_val=args.val,
-        num_test=args.test,
-        size=args.size,
-        seed=args.seed,
-    )
+    """Check the flags and the destination, then generate (or preview) the set."""
+    cfg = synth_config(args)
+    if args.preview:
+        check_output_file(args.preview, "--preview", PREVIEW_FORMATS)
+    else:
+        check_output_dir(args.out, "--out")
+        if os.path.lexists(args.out) and not args.overwrite:
+            raise UserError(f"--out {args.out} already exists; pass --overwrite to replace it")
     if args.preview:
         make_preview(args.preview, root=args.out, cfg=cfg)
         print(f"Wrote the preview to {os.path.abspath(args.preview)}")
@@ -71,8 +96,14 @@ def main(args):
           "(datasets synth_rpc_train/val/test)")
 
 
-if __name__ == "__main__":
+def cli(argv=None):
+    """The command line: parse ``argv`` and run :func:`main`."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
     )
-    main(get_parser().parse_args())
+    main(get_parser().parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(cli))

@@ -7,13 +7,19 @@ Train or evaluate a DPSNet model with Detectron2.
     python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
     python tools/train_net.py --config-file CFG --resume          # continue in OUTPUT_DIR
 
-Trailing ``KEY VALUE`` pairs override the config (Detectron2's ``opts``).
+Trailing ``KEY VALUE`` pairs override the config (Detectron2's ``opts``). Before anything is
+built, the config, the weights, ``OUTPUT_DIR`` and every dataset of the run (train and test) are
+checked; a problem stops the tool with one line (``--debug`` shows the traceback).
 """
+import sys
+
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 
 from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
+from dpsnet_d2.engine import check_launch, check_run_inputs
+from dpsnet_d2.utils.cli import UserError, add_debug_flag, run_cli
 
 
 def setup(args):
@@ -25,6 +31,7 @@ def setup(args):
 
 
 def main(args):
+    """One process of the run (``launch`` starts one per GPU)."""
     cfg = setup(args)
     if args.eval_only:
         model = DPSNetTrainer.build_model(cfg)
@@ -40,9 +47,16 @@ def main(args):
     return trainer.train()
 
 
-if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
+def cli(argv=None):
+    """Parse, check the run's inputs (seconds), then launch :func:`main`."""
+    args = add_debug_flag(default_argument_parser()).parse_args(argv)
+    if not args.config_file:
+        raise UserError("--config-file is required")
     print("Command Line Args:", args)
+    cfg = get_dpsnet_cfg(args.config_file, args.opts)
+    check_launch(cfg, num_gpus=args.num_gpus, num_machines=args.num_machines,
+                 machine_rank=args.machine_rank)
+    check_run_inputs(cfg, resume=args.resume, eval_only=args.eval_only)
     launch(
         main,
         args.num_gpus,
@@ -51,3 +65,8 @@ if __name__ == "__main__":
         dist_url=args.dist_url,
         args=(args,),
     )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(cli))

@@ -1,6 +1,6 @@
 """
-Ground-truth density maps from boxes (METHOD.md §3): one Gaussian per object at its box centre,
-each object summing to exactly 1 in its density channel.
+Ground-truth density maps from boxes (docs/method.md §3): one Gaussian per object at its box
+centre, each object summing to exactly 1 in its density channel.
 
 Shape shorthand — N: objects, K: classes, C: density channels, H x W: image (augmented, before
 padding), h x w: density map = ceil(H / s) x ceil(W / s) at stride s. Map coordinates: cell j

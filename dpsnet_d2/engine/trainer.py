@@ -13,6 +13,8 @@ from detectron2.solver.build import (
 
 from ..data import DPSNetDatasetMapper
 from ..evaluation import RPCEvaluator
+from ..utils.cli import UserError
+from ..utils.file_io import AtomicPathManager
 
 __all__ = ["DPSNetTrainer", "DENSITY_MAPPERS", "TRAIN_MAPPERS", "build_train_mapper"]
 
@@ -34,12 +36,12 @@ def build_train_mapper(cfg):
     """
     name = cfg.INPUT.DATASET_MAPPER_NAME
     if name not in TRAIN_MAPPERS:
-        raise ValueError(
+        raise UserError(
             f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} is unknown; "
             f"choose one of {sorted(TRAIN_MAPPERS)}"
         )
     if cfg.MODEL.DENSITY_HEAD.ENABLED and name not in DENSITY_MAPPERS:
-        raise ValueError(
+        raise UserError(
             f"cfg.INPUT.DATASET_MAPPER_NAME={name!r} builds no density targets but "
             f"cfg.MODEL.DENSITY_HEAD.ENABLED is True: use one of {list(DENSITY_MAPPERS)} or "
             "disable the density head"
@@ -58,7 +60,14 @@ class DPSNetTrainer(DefaultTrainer):
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
       (COCO's evaluator without compiled ops for "coco", :class:`RPCEvaluator` with the
       fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` and ``cfg.TEST.RPC_COMPUTE_MAP`` for "rpc").
+
+    Checkpoints and the ``last_checkpoint`` tag are written to a temporary file and renamed into
+    place, so an interrupted save leaves the previous checkpoint, never a truncated one.
     """
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.checkpointer.path_manager = AtomicPathManager(self.checkpointer.path_manager)
 
     @classmethod
     def build_train_loader(cls, cfg):

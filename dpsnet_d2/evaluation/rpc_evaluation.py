@@ -22,8 +22,9 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
 from .rpc_coco import coco_from_dict, coco_results, rpc_report
+from ..utils.cli import UserError
+from .rpc_detections import detections_from_predictions
 from .rpc_protocol import (
-    Detections,
     RPCGroundTruth,
     report_metrics,
     report_text,
@@ -50,14 +51,14 @@ class RPCEvaluator(DatasetEvaluator):
         """
         Args:
             dataset_name (str): a registered dataset whose dicts carry "image_id", optional
-                "level" and annotations with contiguous "category_id" (contract 1); its metadata
-                gives "thing_classes", and optionally "thing_dataset_id_to_contiguous_id" and
-                "json_file" (used for COCO AP when the file exists).
+                "level" and annotations with contiguous "category_id" (docs/method.md §1.2); its
+                metadata gives "thing_classes", and optionally "thing_dataset_id_to_contiguous_id"
+                and "json_file" (used for COCO AP when the file exists).
             output_dir (str or None): where to write the JSON files; None writes nothing.
             score_threshold (float or None): threshold of the ``fixed`` mode, in [0, 1];
                 None reports the ``sweep`` mode only.
             distributed (bool): gather the predictions of all ranks and evaluate on the main one.
-            compute_map (bool): compute mAP50 / mmAP with pycocotools (the slowest part).
+            compute_map (bool): compute mAP50 / mmAP (faster-coco-eval; the slowest part).
         """
         if score_threshold is not None and not 0.0 <= float(score_threshold) <= 1.0:
             raise ValueError(f"score_threshold must lie in [0, 1]; got {score_threshold}")
@@ -140,12 +141,12 @@ class RPCEvaluator(DatasetEvaluator):
         image_ids = [p["image_id"] for p in predictions]
         index = gt_all.index_of(image_ids, source=source)
         if len(np.unique(index)) != len(index):
-            raise ValueError(f"{source}: an image was predicted more than once")
+            raise UserError(f"{source}: an image was predicted more than once")
         if len(index) < gt_all.num_images:
             self._logger.warning(f"{source}: {len(index)} of {gt_all.num_images} images were "
                                  "predicted; evaluating those only")
         gt = gt_all.subset(index)  # gt image j = predictions[j]
-        det = _detections(predictions, gt.num_classes, source)
+        det = detections_from_predictions(predictions, gt.num_classes, source=source)
         counts = _counts(predictions, source)
         results = coco_results(gt, det) if self._output_dir or self._compute_map else []
         if self._output_dir:
@@ -155,24 +156,6 @@ class RPCEvaluator(DatasetEvaluator):
             counts=counts, coco_gt=self._coco_gt() if self._compute_map else None,
             results=results,
         )
-
-
-def _detections(predictions, num_classes, source):
-    """Concatenate per-image detections into :class:`Detections` (image j = predictions[j])."""
-    with_boxes = [p for p in predictions if "scores" in p]
-    lengths = [len(p["scores"]) if "scores" in p else 0 for p in predictions]
-    det = Detections(
-        image=np.repeat(np.arange(len(predictions)), lengths),
-        cls=np.concatenate([np.zeros(0, np.int64)] + [p["classes"] for p in with_boxes]),
-        score=np.concatenate([np.zeros(0)] + [p["scores"] for p in with_boxes]).astype(np.float64),
-        boxes=np.concatenate([np.zeros((0, 4), np.float32)] + [p["boxes"] for p in with_boxes]),
-    )
-    bad = np.flatnonzero((det.cls < 0) | (det.cls >= num_classes))
-    if bad.size:
-        j = int(det.image[bad[0]])
-        raise ValueError(f"{source}: image_id {predictions[j]['image_id']} has a detection of "
-                         f"class {det.cls[bad[0]]}, outside the dataset's 0..{num_classes - 1}")
-    return det
 
 
 def _counts(predictions, source):

@@ -5,7 +5,7 @@ Shapes: N images, K classes, G ground-truth objects, D detections, M cells. A *c
 (image, class) pair with ground truth or at least one prediction; every other pair has
 P = G = 0 and changes no metric, so counts are kept per cell (sparse) instead of N x K.
 
-Definitions (METHOD.md section 5, checked against the official tool ``rpctool`` 0.1.6,
+Definitions (docs/method.md §5, checked against the official tool ``rpctool`` 0.1.6,
 ``evaluate_v1/evaluate.py`` and ``evaluateByBbox.py``). P[i, k] / G[i, k] are the predicted /
 true counts of class k in image i; a detection counts when ``score >= t``.
 

@@ -22,6 +22,7 @@ import numpy as np
 from tabulate import tabulate
 
 from ..data.datasets.rpc_format import RPC_LEVELS
+from ..utils.cli import UserError
 from ..utils.file_io import atomic_write_bytes
 from .rpc_metrics import CountTable, official_sweep
 
@@ -53,8 +54,8 @@ NOTES = (
     "count_acc (not official): share of images whose class-agnostic total is right (detections "
     ">= threshold, or round(sum of density counts) for the density row).",
     "density: count vector = np.rint(counts) when C = K (negative counts read as 0).",
-    "mAP50 / mmAP: pycocotools COCOeval (bbox) on all detections of the level's images; 0 when "
-    "there is no detection.",
+    "mAP50 / mmAP: COCOeval (bbox; faster-coco-eval, pycocotools' numbers) on all detections of "
+    "the level's images; 0 when there is no detection.",
 )
 
 
@@ -90,7 +91,7 @@ class RPCGroundTruth:
         image_ids, levels, gt_image, gt_class = [], [], [], []
         for i, record in enumerate(dataset_dicts):
             if "image_id" not in record:
-                raise ValueError(
+                raise UserError(
                     f"{source}: record {i} ({record.get('file_name', '?')}) has no image_id"
                 )
             image_ids.append(record["image_id"])
@@ -101,46 +102,19 @@ class RPCGroundTruth:
         return cls._checked(image_ids, levels, gt_image, gt_class, category_ids, source)
 
     @classmethod
-    def from_coco_dict(cls, coco, *, source):
-        """From a COCO-style dict (images with optional "level"); classes are the categories
-        sorted by id, as Detectron2's ``load_coco_json``."""
-        for key in ("images", "annotations", "categories"):
-            if key not in coco:
-                raise ValueError(
-                    f"{source}: no '{key}' list; expected a COCO-style ground-truth file"
-                )
-        category_ids = tuple(sorted(int(c["id"]) for c in coco["categories"]))
-        contiguous = {cid: k for k, cid in enumerate(category_ids)}
-        index = {}
-        for i, image in enumerate(coco["images"]):
-            index.setdefault(image["id"], i)
-        gt_image, gt_class = [], []
-        for j, ann in enumerate(coco["annotations"]):
-            if ann.get("image_id") not in index or ann.get("category_id") not in contiguous:
-                raise ValueError(
-                    f"{source}: annotation {j} (id {ann.get('id')}) has an unknown image_id "
-                    f"{ann.get('image_id')!r} or category_id {ann.get('category_id')!r}"
-                )
-            gt_image.append(index[ann["image_id"]])
-            gt_class.append(contiguous[ann["category_id"]])
-        image_ids = [image["id"] for image in coco["images"]]
-        levels = [image.get("level") or "" for image in coco["images"]]
-        return cls._checked(image_ids, levels, gt_image, gt_class, category_ids, source)
-
-    @classmethod
     def _checked(cls, image_ids, levels, gt_image, gt_class, category_ids, source):
         try:
             ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{source}: image ids must be integers ({e})") from e
+            raise UserError(f"{source}: image ids must be integers ({e})") from e
         unique, counts = np.unique(ids, return_counts=True)
         if np.any(counts > 1):
-            raise ValueError(f"{source}: image_id {unique[counts > 1][0]} appears more than once")
+            raise UserError(f"{source}: image_id {unique[counts > 1][0]} appears more than once")
         gt_class = np.asarray(gt_class, dtype=np.int64).reshape(-1)
         bad = np.flatnonzero((gt_class < 0) | (gt_class >= len(category_ids)))
         if bad.size:
             record = int(np.asarray(gt_image)[bad[0]])
-            raise ValueError(
+            raise UserError(
                 f"{source}: record {record} (image_id {ids[record]}) has category_id "
                 f"{gt_class[bad[0]]} outside 0..{len(category_ids) - 1}"
             )
@@ -156,7 +130,7 @@ class RPCGroundTruth:
         found = self.image_ids[order][pos] == ids if self.num_images else np.zeros(len(ids), bool)
         if not np.all(found):
             j = int(np.flatnonzero(~found)[0])
-            raise ValueError(f"{source}: {what} {j} has image_id {ids[j]}, not in the ground truth")
+            raise UserError(f"{source}: {what} {j} has image_id {ids[j]}, not in the ground truth")
         return order[pos]
 
     def subset(self, indices):

@@ -1,16 +1,21 @@
-"""Writing result files so that a reader never sees a half-written one."""
+"""Writing files so that a reader never sees a half-written one."""
+import contextlib
 import os
 import tempfile
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["atomic_open", "atomic_write_bytes"]
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_open(path, mode="wb"):
     """
-    Write ``data`` to ``path`` through a temporary file in the same folder (created if needed),
-    renamed into place at the end and removed on any error. The file gets the usual permissions
-    (0666 less the umask), not mkstemp's 0600.
+    ``with atomic_open(path, "wb") as f: ...`` writes ``path`` whole or not at all: ``f`` is a
+    temporary file in the same folder (created if needed), renamed onto ``path`` when the block
+    ends normally and removed when it raises. ``mode`` is a write mode ("w", "wb"). The file gets
+    the usual permissions (0666 less the umask), not mkstemp's 0600.
     """
+    if "w" not in mode:
+        raise ValueError(f"atomic_open writes only; got mode {mode!r}")
     folder, base = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base}.", suffix=".tmp")
@@ -18,9 +23,35 @@ def atomic_write_bytes(path, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode) as f:
+            yield f
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (see :func:`atomic_open`)."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+class AtomicPathManager:
+    """
+    A view of an iopath ``PathManager`` whose ``open`` for writing goes through
+    :func:`atomic_open` (local paths); every other call is the wrapped manager's. Give it to a
+    Detectron2/fvcore ``Checkpointer`` (``checkpointer.path_manager``) so that checkpoints and
+    the ``last_checkpoint`` tag appear whole or not at all.
+    """
+
+    def __init__(self, path_manager):
+        self._path_manager = path_manager
+
+    def open(self, path, mode="r", **kwargs):
+        if "w" in mode and "://" not in str(path):
+            return atomic_open(path, mode)
+        return self._path_manager.open(path, mode, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._path_manager, name)

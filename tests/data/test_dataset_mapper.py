@@ -13,7 +13,7 @@ from dpsnet_d2.engine.trainer import build_train_mapper
 
 @pytest.fixture
 def cfg(tiny_dpsnet_cfg):
-    return tiny_dpsnet_cfg
+    return tiny_dpsnet_cfg()
 
 
 def _mapper(cfg, augmentations):
@@ -23,8 +23,8 @@ def _mapper(cfg, augmentations):
     )
 
 
-def test_training_output_has_density_of_the_augmented_image(cfg, tiny_coco):
-    cfg.merge_from_list(["MODEL.DENSITY_HEAD.CHANNEL_MODE", "category"])
+def test_training_output_has_density_of_the_augmented_image(tiny_dpsnet_cfg, tiny_coco):
+    cfg = tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.CHANNEL_MODE", "category")
     mapper = build_train_mapper(cfg)
     assert isinstance(mapper, DPSNetDatasetMapper)
     for record in DatasetCatalog.get(tiny_coco):
@@ -88,10 +88,10 @@ def _mass_centre(channel, stride):
     return (channel.sum(0) @ xs / total).item(), (channel.sum(1) @ ys / total).item()
 
 
-def test_crop_cuts_one_object_and_removes_another(cfg, tmp_path):
+def test_crop_cuts_one_object_and_removes_another(tiny_dpsnet_cfg, tmp_path):
     """A 160 px crop at (64, 64) of a 256 px image: object 0 is cut by the left edge, object 1
     lies wholly outside (removed), object 2 inside. The density follows the clipped boxes."""
-    cfg.merge_from_list(["MODEL.DENSITY_HEAD.CHANNEL_MODE", "category"])
+    cfg = tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.CHANNEL_MODE", "category")
     path = str(tmp_path / "scene.png")
     cv2.imwrite(path, np.full((256, 256, 3), 200, np.uint8))
     boxes = [[32, 100, 80, 80], [8, 8, 40, 40], [120, 120, 60, 40]]  # XYWH

@@ -4,11 +4,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.transforms import HFlipTransform, ResizeTransform
 
-from dpsnet_d2 import add_dpsnet_config
+from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data import DensityTargetGenerator
 from dpsnet_d2.modeling.density import density_channel_map
 from dpsnet_d2.data.density_targets import SIGMA_PER_HALF_SIDE
@@ -116,9 +115,7 @@ def test_resize_moves_the_gaussian_with_the_box():
 
 
 def _cfg(mode, num_classes=3, train=()):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.MODEL.DENSITY_HEAD.CHANNEL_MODE = mode
+    cfg = get_dpsnet_cfg(opts=["MODEL.DENSITY_HEAD.CHANNEL_MODE", mode])
     cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
     cfg.DATASETS.TRAIN = train
     return cfg

@@ -1,29 +1,15 @@
 """DPSNetTrainer.build_optimizer: density head parameters learn at BASE_LR x LR_MULTIPLIER."""
-from pathlib import Path
-
 import pytest
-from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
-
-REPO = Path(__file__).resolve().parents[2]
+from dpsnet_d2 import DPSNetTrainer
 
 
-def _cfg(*opts):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(str(REPO / "configs" / "Base-DPSNet.yaml"))
-    cfg.merge_from_list(
-        [
-            "MODEL.DEVICE", "cpu",
-            "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
-            "MODEL.FPN.OUT_CHANNELS", "32", "MODEL.DENSITY_HEAD.CONV_DIM", "32",
-            "SOLVER.BASE_LR", "0.02", "MODEL.DENSITY_HEAD.LR_MULTIPLIER", "0.1",
-            *opts,
-        ]
-    )
-    return cfg
+@pytest.fixture
+def _cfg(tiny_dpsnet_cfg):
+    """The tiny config at BASE_LR 0.02 and LR_MULTIPLIER 0.1, then ``opts``."""
+    lrs = ["SOLVER.BASE_LR", "0.02", "MODEL.DENSITY_HEAD.LR_MULTIPLIER", "0.1"]
+    return lambda *opts: tiny_dpsnet_cfg(*lrs, *opts)
 
 
 def _lrs(cfg):
@@ -35,25 +21,25 @@ def _lrs(cfg):
     return model, lr_of
 
 
-def test_density_head_gets_the_lr_multiplier():
+def test_density_head_gets_the_lr_multiplier(_cfg):
     model, lr_of = _lrs(_cfg())
     head = {id(p) for p in model.density_head.parameters()}
     assert head and all(lr_of[i] == pytest.approx(0.002) for i in head)
     assert all(lr == pytest.approx(0.02) for i, lr in lr_of.items() if i not in head)
 
 
-def test_bias_lr_factor_applies_inside_the_head_too():
+def test_bias_lr_factor_applies_inside_the_head_too(_cfg):
     model, lr_of = _lrs(_cfg("SOLVER.BIAS_LR_FACTOR", "2.0", "MODEL.DENSITY_HEAD.NORM", ""))
     assert lr_of[id(model.density_head.predictor.bias)] == pytest.approx(0.004)
     assert lr_of[id(model.density_head.predictor.weight)] == pytest.approx(0.002)
 
 
-def test_without_density_head_all_params_share_the_base_lr():
+def test_without_density_head_all_params_share_the_base_lr(_cfg):
     _, lr_of = _lrs(_cfg("MODEL.DENSITY_HEAD.ENABLED", "False"))
     assert all(lr == pytest.approx(0.02) for lr in lr_of.values())
 
 
-def test_only_the_head_gets_the_multiplier_and_its_weight_decay_follows_d2():
+def test_only_the_head_gets_the_multiplier_and_its_weight_decay_follows_d2(_cfg):
     cfg = _cfg("SOLVER.WEIGHT_DECAY", "0.0005", "SOLVER.WEIGHT_DECAY_NORM", "0.0")
     model = build_model(cfg)
     group_of = {

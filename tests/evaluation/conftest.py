@@ -1,4 +1,7 @@
-"""Tiny RPC-style datasets (registered per test, contract 1/2) and Instances-like model outputs."""
+"""
+Tiny RPC-style datasets (registered per test; dicts and metadata as in docs/method.md §1.2-1.3)
+and Instances-like model outputs.
+"""
 import itertools
 import json
 import os

@@ -4,12 +4,11 @@ import logging
 
 import pytest
 import torch
-from detectron2.config import get_cfg
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 
-from dpsnet_d2 import DPSNetTrainer, RPCEvaluator, add_dpsnet_config
+from dpsnet_d2 import DPSNetTrainer, RPCEvaluator, get_dpsnet_cfg
 from dpsnet_d2.evaluation import rpc_evaluation
 
 A, B, C = 0, 1, 2
@@ -162,11 +161,7 @@ def test_inference_on_dataset_and_d2_formats(rpc_dataset, make_instances):
 
 
 def test_trainer_builds_rpc_evaluator(rpc_dataset, tmp_path):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    assert cfg.TEST.RPC_COMPUTE_MAP is True
-    cfg.TEST.RPC_SCORE_THRESH = 0.7
-    cfg.TEST.RPC_COMPUTE_MAP = False
+    cfg = get_dpsnet_cfg(opts=["TEST.RPC_SCORE_THRESH", "0.7", "TEST.RPC_COMPUTE_MAP", "False"])
     evaluator = DPSNetTrainer.build_evaluator(cfg, rpc_dataset(IMAGES), str(tmp_path))
     assert isinstance(evaluator, RPCEvaluator)
     assert evaluator._score_threshold == 0.7 and evaluator._output_dir == str(tmp_path)
@@ -188,9 +183,7 @@ def test_trainer_test_runs_the_rpc_evaluator(tiny_coco, tiny_rcnn_opts, tmp_path
         thing_dataset_id_to_contiguous_id=source.thing_dataset_id_to_contiguous_id,
     )
     try:
-        cfg = get_cfg()
-        add_dpsnet_config(cfg)
-        cfg.merge_from_list(tiny_rcnn_opts(name, tmp_path))
+        cfg = get_dpsnet_cfg(opts=tiny_rcnn_opts(name, tmp_path))
         results = DPSNetTrainer.test(cfg, DPSNetTrainer.build_model(cfg))
     finally:
         DatasetCatalog.remove(name)

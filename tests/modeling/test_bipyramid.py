@@ -1,22 +1,19 @@
 """The bidirectional pyramid neck: shapes, the plain-FPN switch, depths and norms from cfg."""
 import pytest
 import torch
-from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import build_backbone
 from detectron2.modeling.backbone.fpn import FPN
 
-from dpsnet_d2 import add_dpsnet_config
+from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.modeling import BiPyramid
 
 LEVELS = ["p2", "p3", "p4", "p5", "p6"]
 
 
 def _cfg(*opts):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_list(
-        [
+    return get_dpsnet_cfg(
+        opts=[
             "MODEL.BACKBONE.NAME", "build_resnet_bipyramid_backbone",
             "MODEL.RESNETS.OUT_FEATURES", "['res2', 'res3', 'res4', 'res5']",
             "MODEL.FPN.IN_FEATURES", "['res2', 'res3', 'res4', 'res5']",
@@ -27,7 +24,6 @@ def _cfg(*opts):
             *opts,
         ]
     )
-    return cfg
 
 
 def _check_outputs(backbone, x):

@@ -4,13 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.modeling import GeneralizedRCNN, build_model
 from detectron2.utils.events import EventStorage
 
-from dpsnet_d2 import DPSNetTrainer, add_dpsnet_config
+from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
 from dpsnet_d2.data import DPSNetDatasetMapper
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,17 +64,11 @@ def test_density_feature_is_checked(tiny_dpsnet_cfg, feature, message):
         build_model(tiny_dpsnet_cfg("MODEL.DENSITY_HEAD.IN_FEATURE", feature))
 
 
-class _OnesHead(nn.Module):
-    """A density head predicting 1 in every cell of the (padded) map, one channel."""
-
-    def forward(self, features):
-        return features.new_ones(features.shape[0], 1, *features.shape[-2:])
-
-
 def test_count_error_is_logged_on_the_unpadded_map(tiny_dpsnet_cfg, tiny_coco):
     cfg = tiny_dpsnet_cfg()  # TARGET_SCALE 10
     model = build_model(cfg)
-    model.density_head = _OnesHead()
+    # the layers predict 1 (in units of TARGET_SCALE) in every cell of the padded map
+    model.density_head.layers = lambda x: x.new_ones(x.shape[0], 1, *x.shape[-2:])
     full, other = _batch(cfg, tiny_coco)  # 64 x 64: 8 x 8 maps
     small = dict(other, image=other["image"][:, :40, :56], instances=other["instances"][:0])
     small["density"] = torch.zeros(1, 5, 7)  # no object; the batch pads it to 8 x 8
@@ -86,6 +78,22 @@ def test_count_error_is_logged_on_the_unpadded_map(tiny_dpsnet_cfg, tiny_coco):
     # predicted counts: 8 * 8 / 10 on the full image, 5 * 7 / 10 on the small one (not 6.4)
     expected = (abs(6.4 - full["density"].sum().item()) + 3.5) / 2
     assert logged == pytest.approx(expected, rel=1e-5)
+
+
+def test_backbone_runs_once_per_step_and_no_hook_is_left(tiny_dpsnet_cfg, tiny_coco):
+    cfg = tiny_dpsnet_cfg()
+    model = build_model(cfg)
+    batch = _batch(cfg, tiny_coco)
+    calls = []
+    model.backbone.register_forward_hook(lambda *args: calls.append(1))
+    hooks = dict(model.backbone._forward_hooks)
+    _losses(model, batch)
+    assert len(calls) == 1
+    model.eval()
+    with torch.no_grad():
+        assert set(model([{"image": batch[0]["image"]}])[0]) == {"instances", "density", "counts"}
+    assert len(calls) == 2
+    assert dict(model.backbone._forward_hooks) == hooks
 
 
 @pytest.mark.parametrize("mode,channels", [("agnostic", 1), ("category", 3)])
@@ -193,10 +201,7 @@ def test_overfit_two_images_halves_the_loss(tiny_dpsnet_cfg, tiny_coco):
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_model_builds_from_shipped_config(path):
-    cfg = get_cfg()
-    add_dpsnet_config(cfg)
-    cfg.merge_from_file(str(REPO / path))
-    cfg.MODEL.DEVICE = "cpu"
+    cfg = get_dpsnet_cfg(str(REPO / path), ["MODEL.DEVICE", "cpu"])
     model = build_model(cfg)  # builds only: MODEL.WEIGHTS is not loaded
     assert model.roi_heads.box_predictor.num_classes == cfg.MODEL.ROI_HEADS.NUM_CLASSES
     assert (model.density_head is not None) == cfg.MODEL.DENSITY_HEAD.ENABLED

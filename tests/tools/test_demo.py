@@ -4,6 +4,7 @@ import os
 import pytest
 
 from dpsnet_d2.data.synthetic_rpc import SynthConfig
+from dpsnet_d2.utils.cli import UserError
 
 
 def test_demo_data_are_the_defaults_and_match_the_demo_config(load_tool):
@@ -18,19 +19,19 @@ def test_existing_folder_is_reused_only_with_the_config_classes(load_tool, tiny_
     demo = load_tool("demo")
     os.symlink(tiny_rpc_root, tmp_path / "synthetic_rpc")  # the tiny RPC set: 4 categories
     assert demo.ensure_data(str(tmp_path), 4) == str(tmp_path / "synthetic_rpc")
-    with pytest.raises(SystemExit, match="has 4 classes.*NUM_CLASSES is 20"):
+    with pytest.raises(UserError, match="has 4 classes.*NUM_CLASSES is 20"):
         demo.ensure_data(str(tmp_path), 20)
 
 
 def test_incomplete_folder_is_refused(load_tool, tmp_path):
     demo = load_tool("demo")
     (tmp_path / "synthetic_rpc").mkdir()
-    with pytest.raises(SystemExit, match="no instances_train2019.json"):
+    with pytest.raises(UserError, match="no instances_train2019.json"):
         demo.ensure_data(str(tmp_path), 20)
 
 
 def test_no_generation_for_a_config_with_other_classes(load_tool, tmp_path):
     demo = load_tool("demo")
-    with pytest.raises(SystemExit, match="20 classes.*NUM_CLASSES is 7"):
+    with pytest.raises(UserError, match="20 classes.*NUM_CLASSES is 7"):
         demo.ensure_data(str(tmp_path), 7)
     assert not (tmp_path / "synthetic_rpc").exists()

@@ -23,7 +23,8 @@ def _write_tiny(tmp_path):
             for j, (i, c, box) in enumerate([(1, 3, [0, 0, 10, 10]), (2, 3, [0, 0, 10, 10]),
                                              (2, 7, [20, 20, 10, 10])])
         ],
-        "categories": [{"id": 3, "name": "x"}, {"id": 7, "name": "y"}],
+        "categories": [{"id": 3, "name": "x", "supercategory": "s"},
+                       {"id": 7, "name": "y", "supercategory": "s"}],
     }
     results = [
         {"image_id": 1, "category_id": 3, "bbox": [0, 0, 10, 10], "score": 0.9},
@@ -60,7 +61,7 @@ def test_cli_rejects_bad_records(load_tool, tmp_path):
     records = json.loads(Path(results).read_text())
     records[1]["category_id"] = 99
     Path(results).write_text(json.dumps(records))
-    with pytest.raises(ValueError, match=r"bbox_results.json: record 1 .*known category_id"):
+    with pytest.raises(ValueError, match=r"bbox_results.json: record 1: category_id 99 is not a category"):
         load_tool("evaluate_rpc").main([results, gt, "--output-dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
 
@@ -73,7 +74,8 @@ def test_cli_exits_with_one_line_on_bad_input(tmp_path):
     run = subprocess.run([sys.executable, str(REPO / "tools" / "evaluate_rpc.py"), results, gt],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "Traceback" not in run.stderr
-    assert "bbox_results.json: record 1 is not a result" in run.stderr.splitlines()[-1]
+    assert run.stderr.splitlines()[-1].startswith("error: ")
+    assert "bbox_results.json: record 1: 'bbox' must be a list" in run.stderr.splitlines()[-1]
 
 
 def _compare_with_official(report, expected):

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from dpsnet_d2.utils.cli import UserError
+
 
 @pytest.fixture(scope="module")
 def tool(load_tool):
@@ -35,7 +37,7 @@ def test_cli_generate_and_preview(tool, tmp_path, capsys):
         data = json.load(f)
     assert [im["level"] for im in data["images"]] == ["easy", "medium", "hard"]
     assert len(os.listdir(os.path.join(out, "train2019"))) == 3 * 2
-    with pytest.raises(FileExistsError):
+    with pytest.raises(UserError, match="already exists; pass --overwrite"):
         tool.main(tool.get_parser().parse_args(args))
     preview = str(tmp_path / "preview.png")
     tool.main(tool.get_parser().parse_args(["--out", out, "--preview", preview]))

@@ -26,3 +26,47 @@ def test_failed_rename_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch
     with pytest.raises(OSError, match="disk full"):
         atomic_write_bytes(str(path), b"new")
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["a.json"]
+
+
+def test_atomic_open_text_and_failure_inside_the_block(tmp_path):
+    from dpsnet_d2.utils import atomic_open
+
+    path = tmp_path / "tag"
+    with atomic_open(str(path), "w") as f:
+        f.write("model_final.pth")
+    assert path.read_text() == "model_final.pth"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with atomic_open(str(path), "w") as f:
+            f.write("half")
+            raise RuntimeError("interrupted")
+    assert path.read_text() == "model_final.pth" and os.listdir(tmp_path) == ["tag"]
+    with pytest.raises(ValueError, match="writes only"):
+        with atomic_open(str(path), "r"):
+            pass
+
+
+def test_trainer_checkpoints_appear_whole_or_not_at_all(tiny_dpsnet_cfg, tmp_path, monkeypatch):
+    import torch
+
+    from dpsnet_d2 import DPSNetTrainer
+
+    trainer = DPSNetTrainer(tiny_dpsnet_cfg)
+    trainer.checkpointer.save("model_final")
+    good = (tmp_path / "model_final.pth").read_bytes()
+    assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
+
+    def save(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.checkpointer.save("model_final")
+    with pytest.raises(OSError, match="disk full"):
+        trainer.checkpointer.save("model_0000099")
+    assert (tmp_path / "model_final.pth").read_bytes() == good
+    assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".") or "0000099" in n]
+    # reading and the other path operations are the wrapped manager's
+    assert trainer.checkpointer.has_checkpoint()
+    assert trainer.checkpointer.get_checkpoint_file().endswith("model_final.pth")

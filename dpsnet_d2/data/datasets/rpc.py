@@ -1,5 +1,6 @@
 """
-Registration of RPC-format datasets (Retail Product Checkout 2019, METHOD.md §1) with Detectron2.
+Registration of RPC-format datasets (Retail Product Checkout 2019, docs/method.md §1) with
+Detectron2.
 
 ::
 
@@ -115,8 +116,8 @@ class _RPCMetadata(Metadata):
 
 def register_rpc_instances(name, json_file, image_root, metadata=None):
     """
-    Register a dataset in RPC format (contract 1 dicts, contract 2 metadata) under ``name``,
-    lazily: DatasetCatalog gets a function that calls :func:`load_rpc_json`.
+    Register a dataset in RPC format (dataset dicts and metadata as in docs/method.md §1.2 and
+    §1.3) under ``name``, lazily: DatasetCatalog gets a function that calls :func:`load_rpc_json`.
 
     Registering a name again with the same ``json_file`` and ``image_root`` does nothing; with
     other paths it replaces the earlier registration (and its metadata), with a warning.
@@ -148,7 +149,7 @@ def register_rpc_instances(name, json_file, image_root, metadata=None):
 
 def register_rpc_splits(root, name_format):
     """
-    Register the three splits of a folder in the official RPC layout (contract 3).
+    Register the three splits of a folder in the official RPC layout (docs/method.md §1.1).
 
     Args:
         root (str): the folder holding ``instances_{train,val,test}2019.json`` and

@@ -2,7 +2,7 @@
 The RPC annotation format (COCO style, Retail Product Checkout 2019): reading a JSON file into
 Detectron2 dataset dicts, with every record checked.
 
-An ``instances_*.json`` file holds three lists (METHOD.md §1):
+An ``instances_*.json`` file holds three lists (docs/method.md §1.1):
 
 * ``images``: ``id, file_name, width, height`` and, on checkout splits, ``level``;
 * ``annotations``: ``id, image_id, category_id, bbox [x, y, w, h]`` and optionally ``point_xy``,
@@ -21,6 +21,8 @@ import reprlib
 import time
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 from detectron2.data import MetadataCatalog
 from detectron2.structures import BoxMode
 
@@ -50,7 +52,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# The official RPC layout and vocabulary (METHOD.md §1), defined here only: the loader, the
+# The official RPC layout and vocabulary (docs/method.md §1), defined here only: the loader, the
 # registration, the synthetic generator and the tools import them.
 #
 # The splits of a dataset folder: <root>/instances_<split>2019.json and <root>/<split>2019/.
@@ -65,6 +67,8 @@ RPC_SUPERCATEGORIES = (
 RPC_LEVELS = ("easy", "medium", "hard")
 # How far (pixels) a box may reach past the image border before it is an error (rounding).
 BOX_TOLERANCE = 1.0
+# The EXIF tag of the image orientation (values 5-8: the image is stored turned by 90 degrees).
+_EXIF_ORIENTATION = 0x0112
 
 
 def json_name(split):
@@ -79,8 +83,9 @@ def image_folder(split):
 
 def _category_metadata(json_file, data):
     """
-    Check the ``categories`` of a parsed file and return the metadata they define (contract 2):
-    thing_classes, thing_dataset_id_to_contiguous_id, supercategories, thing_class_to_supercategory.
+    Check the ``categories`` of a parsed file and return the metadata they define
+    (docs/method.md §1.3): thing_classes, thing_dataset_id_to_contiguous_id, supercategories,
+    thing_class_to_supercategory.
     Contiguous ids follow the RPC ids in increasing order. Super-categories are those present,
     in the order of RPC_SUPERCATEGORIES, then any others sorted by name.
     """
@@ -107,7 +112,7 @@ def _category_metadata(json_file, data):
 
 def load_rpc_categories(json_file):
     """
-    Read only the ``categories`` of an RPC file and return their metadata (see contract 2:
+    Read only the ``categories`` of an RPC file and return their metadata (docs/method.md §1.3:
     thing_classes, thing_dataset_id_to_contiguous_id, supercategories,
     thing_class_to_supercategory).
 
@@ -133,8 +138,9 @@ def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
         image_root (str): the folder of the images; ``file_name`` entries are relative to it.
         dataset_name (str or None): when given, the category metadata is set on (or checked
             against) ``MetadataCatalog.get(dataset_name)``.
-        check_files (bool): also check that every image file exists (one ``stat`` per image).
-            Off by default: a missing image is then reported when it is read, with its path.
+        check_files (bool): also check every image file: it exists and its header decodes to an
+            image of the record's size (zero-byte, non-image and unreadable files are errors).
+            Off by default: a bad image is then reported when it is read, with its path.
 
     Returns:
         list[dict]: one per image, in file order: ``file_name`` (absolute path), ``height``,
@@ -144,10 +150,12 @@ def load_rpc_json(json_file, image_root, dataset_name=None, check_files=False):
 
     Raises:
         RPCFormatError: unreadable or invalid JSON, a missing key or wrong type, a duplicate id,
-            an annotation of an unknown image or category, a box of non-positive size or more than
+            a ``file_name`` outside ``image_root`` (absolute, or leaving it with ".."), an
+            annotation of an unknown image or category, a box of non-positive size or more than
             ``BOX_TOLERANCE`` pixels outside its image, a level not in ``RPC_LEVELS`` (or levels on
-            only some images), a missing image file (with ``check_files``); with
-            ``dataset_name``, categories that differ from the metadata already set for it.
+            only some images), a missing, unreadable or wrongly sized image file (with
+            ``check_files``); with ``dataset_name``, categories that differ from the metadata
+            already set for it.
     """
     images, meta = load_rpc_json_with_metadata(json_file, image_root, check_files)
     if dataset_name is not None:
@@ -161,7 +169,7 @@ def load_rpc_json_with_metadata(json_file, image_root, check_files=False):
     and what :func:`load_rpc_categories` returns (from the same parse); sets no metadata.
 
     Returns:
-        (list[dict], dict): the dataset dicts and the category metadata (contract 2).
+        (list[dict], dict): the dataset dicts and the category metadata (docs/method.md §1.3).
     """
     start = time.perf_counter()
     with gc_paused():
@@ -214,6 +222,13 @@ def _load_images(json_file, data, image_root, check_files):
         section.check(
             float_array(values) > 0, lambda j: f"{key!r} must be positive, got {values[j]}"
         )
+    # file names stay inside the image folder: relative, no ".." out of it
+    outside = [j for j, f in enumerate(file_names) if (f[:1] == "/" or ".." in f) and (
+        os.path.isabs(f) or os.path.normpath(f).split(os.sep)[0] == "..")]
+    if outside:
+        j = outside[0]
+        section.fail(j, f"'file_name' {file_names[j]!r} must be a path inside the image folder "
+                        "(relative, not leaving it with '..')")
     levels = _levels(section)
     root = os.path.abspath(image_root)
     paths = [os.path.join(root, f) for f in file_names]
@@ -224,6 +239,7 @@ def _load_images(json_file, data, image_root, check_files):
         section.check(
             exists, lambda j: f"image file {paths[j]} does not exist ({missing} missing in all)"
         )
+        _check_image_headers(section, paths, columns["width"], columns["height"])
     images = [
         {"file_name": p, "height": h, "width": w, "image_id": i}
         for p, h, w, i in zip(paths, columns["height"], columns["width"], ids)
@@ -233,6 +249,28 @@ def _load_images(json_file, data, image_root, check_files):
             image["level"] = level
     size = np.stack([float_array(columns["width"]), float_array(columns["height"])], axis=1)
     return images, {"ids": ids, "size": size.reshape(-1, 2)}
+
+
+def _check_image_headers(section, paths, widths, heights):
+    """
+    Decode the header of every image file: it must be an image of the record's width x height
+    (after its EXIF orientation, as Detectron2 reads it). Zero-byte, non-image and unreadable
+    files are errors.
+    """
+    for j, path in enumerate(tqdm(paths, desc="image headers", unit="img", leave=False,
+                                  disable=len(paths) < 2000)):
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+                if image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned 90 degrees
+                    width, height = height, width
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            reason = "empty file" if os.path.getsize(path) == 0 else (
+                getattr(e, "strerror", None) or str(e))
+            section.fail(j, f"image file {path} cannot be read as an image ({reason})")
+        if (width, height) != (widths[j], heights[j]):
+            section.fail(j, f"image file {path} is {width}x{height} pixels, the record says "
+                            f"width {widths[j]}, height {heights[j]}")
 
 
 def _levels(section):

@@ -14,6 +14,9 @@ from operator import itemgetter
 
 import numpy as np
 
+from ...utils.cli import FileFormatError
+from ...utils.cli import read_json as read_json_file
+
 __all__ = [
     "DICT",
     "INT",
@@ -37,19 +40,17 @@ LIST = frozenset({list})
 DICT = frozenset({dict})
 
 
-class RPCFormatError(ValueError):
+class RPCFormatError(FileFormatError):
     """
     A malformed RPC annotation file. ``str(err)`` is ``"<json_file>: <record>: <reason>"``, e.g.
     ``".../instances_val2019.json: annotations[17] (id=123): bbox [10.0, 5.0, 0.0, 8.0] has
     non-positive width"``; the parts are the attributes ``json_file``, ``record``, ``reason``.
+    A user error: tools print it as one line (:func:`dpsnet_d2.utils.cli.run_cli`).
     """
 
     def __init__(self, json_file, record, reason):
-        self.json_file, self.record, self.reason = str(json_file), record, reason
-        super().__init__(f"{json_file}: {record}: {reason}")
-
-    def __reduce__(self):
-        return type(self), (self.json_file, self.record, self.reason)
+        super().__init__(json_file, record, reason)
+        self.json_file = self.path
 
 
 class Section:
@@ -166,19 +167,8 @@ def show(value):
 
 
 def read_json(json_file):
-    """Parse ``json_file``; any failure is an RPCFormatError naming the file."""
-    try:
-        with open(json_file, "rb") as f:
-            data = json.loads(f.read())
-    except OSError as e:
-        raise RPCFormatError(json_file, "file", f"cannot be read ({e.strerror or e})") from e
-    except json.JSONDecodeError as e:
-        where = f"line {e.lineno} column {e.colno}"
-        raise RPCFormatError(json_file, where, f"invalid JSON ({e.msg})") from e
-    except UnicodeDecodeError as e:
-        raise RPCFormatError(json_file, f"byte {e.start}", "invalid JSON (not UTF-8 text)") from e
-    except (ValueError, RecursionError) as e:
-        raise RPCFormatError(json_file, "file", f"invalid JSON ({e})") from e
+    """Parse ``json_file`` into a dict; any failure is an RPCFormatError naming the file."""
+    data = read_json_file(json_file, error=RPCFormatError)
     if type(data) is not dict:
         raise RPCFormatError(json_file, "top level", f"must be a JSON object, got {show(data)}")
     return data

@@ -16,11 +16,10 @@ Command line: ``tools/make_synthetic_rpc.py``. Registration as ``synth_rpc_{trai
 done by :mod:`dpsnet_d2.data.datasets.synthetic`.
 """
 
-from ..datasets.rpc_format import image_folder, json_name
 from .checkout import LEVEL_SPECS, RPC_LEVEL_MEANS, render_checkout_image, sample_scene_plan
 from .generate import SynthConfig, generate_synthetic_rpc, render_checkout, render_train
 from .preview import make_preview
-from .products import SUPERCATEGORIES, ProductSpec, make_catalogue
+from .products import ProductSpec, make_catalogue
 from .render_product import Viewpoint, render_view, train_viewpoints
 from .writer import MASK_DIR
 
@@ -28,13 +27,10 @@ __all__ = [
     "LEVEL_SPECS",
     "RPC_LEVEL_MEANS",
     "MASK_DIR",
-    "SUPERCATEGORIES",
     "ProductSpec",
     "SynthConfig",
     "Viewpoint",
     "generate_synthetic_rpc",
-    "image_folder",
-    "json_name",
     "make_catalogue",
     "make_preview",
     "render_checkout",

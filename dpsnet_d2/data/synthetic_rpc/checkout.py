@@ -4,7 +4,7 @@ Checkout scenes (val/test) of the synthetic RPC: many products on a counter, see
 Shapes: S x S is the image (S = ``size``); images are float32 RGB in [0, 1] until encoded.
 
 **Levels.** Per image, the number of distinct SKUs (categories) and of products (items) are drawn
-from :data:`LEVEL_SPECS`, chosen so the means match RPC's (METHOD.md section 1) within the synthesis
+from :data:`LEVEL_SPECS`, chosen so the means match RPC's (docs/method.md §1) within the synthesis
 rules' ranges:
 
 =======  ===================  ===============  ==================  ============
@@ -51,7 +51,7 @@ from .render_product import natural_viewpoint, render_view
 
 __all__ = ["LEVEL_SPECS", "LevelSpec", "RPC_LEVEL_MEANS", "sample_scene_plan", "render_checkout_image"]
 
-# RPC's per-image means (objects, categories) of val+test by level (METHOD.md section 1).
+# RPC's per-image means (objects, categories) of val+test by level (docs/method.md §1).
 RPC_LEVEL_MEANS = {"easy": (7.0, 3.8), "medium": (12.0, 6.3), "hard": (17.0, 8.9)}
 
 

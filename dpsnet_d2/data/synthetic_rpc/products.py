@@ -3,9 +3,9 @@ The SKU catalogue of the synthetic RPC: procedurally designed retail products.
 
 Every SKU is a :class:`ProductSpec`, fixed by the generator seed:
 
-* a **super-category** from RPC's 17 (:data:`SUPERCATEGORIES`); a catalogue of K SKUs uses about
-  K / 2.5 of them, so each holds a few SKUs, and the SKU ids 1..K are grouped by super-category
-  (as in RPC);
+* a **super-category** from RPC's 17 (:data:`RPC_SUPERCATEGORIES`, in that order); a catalogue
+  of K SKUs uses about K / 2.5 of them, so each holds a few SKUs, and the SKU ids 1..K are
+  grouped by super-category (as in RPC);
 * a **shape family** that suits the super-category (:data:`FAMILIES`: box, bottle, can, cup, bag,
   pouch, tube) and a **size** in centimetres: the front face is ``width`` x ``height``, ``depth``
   is the thickness seen in edge-on views (for the round families, bottle/can/cup, depth = width);
@@ -26,17 +26,12 @@ import numpy as np
 from ..datasets.rpc_format import RPC_SUPERCATEGORIES
 
 __all__ = [
-    "SUPERCATEGORIES",
     "FAMILIES",
     "FAMILY_SIZE_CM",
     "TWIN_DETAILS",
     "ProductSpec",
     "make_catalogue",
 ]
-
-# RPC's 17 super-categories (METHOD.md section 1), in the order used for the synthetic ids: the
-# loader's RPC_SUPERCATEGORIES under the name this package has always exported.
-SUPERCATEGORIES = RPC_SUPERCATEGORIES
 
 FAMILIES = ("box", "bottle", "can", "cup", "bag", "pouch", "tube")
 
@@ -91,7 +86,7 @@ class ProductSpec:
     Attributes:
         sku_id: RPC-style category id (1-based).
         name: category name, ``"<id>_<supercategory>_<family>"``.
-        supercategory: one of :data:`SUPERCATEGORIES`.
+        supercategory: one of :data:`RPC_SUPERCATEGORIES`.
         family: one of :data:`FAMILIES`.
         size_cm: (width, height, depth) of the product.
         body, pattern_colour, label_colour, text_colour, accent: palette.
@@ -212,14 +207,14 @@ def make_catalogue(num_skus: int, seed: int):
 
     Returns:
         list[ProductSpec] of length ``num_skus``, ``sku_id`` = 1..num_skus, grouped by
-        super-category in :data:`SUPERCATEGORIES` order.
+        super-category in :data:`RPC_SUPERCATEGORIES` order.
     """
     if num_skus < 1:
         raise ValueError(f"num_skus must be >= 1, got {num_skus}")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
-    num_super = int(np.clip(round(num_skus / 2.5), 1, len(SUPERCATEGORIES)))
-    chosen = sorted(rng.choice(len(SUPERCATEGORIES), size=num_super, replace=False))
-    order = [SUPERCATEGORIES[i] for i in rng.permutation(chosen)]
+    num_super = int(np.clip(round(num_skus / 2.5), 1, len(RPC_SUPERCATEGORIES)))
+    chosen = sorted(rng.choice(len(RPC_SUPERCATEGORIES), size=num_super, replace=False))
+    order = [RPC_SUPERCATEGORIES[i] for i in rng.permutation(chosen)]
     specs, originals = [], 0
     for k in range(num_skus):
         if k % 4 == 3:
@@ -227,7 +222,7 @@ def make_catalogue(num_skus: int, seed: int):
         else:
             specs.append(_new_spec(rng, order[originals % num_super]))
             originals += 1
-    rank = {s: i for i, s in enumerate(SUPERCATEGORIES)}
+    rank = {s: i for i, s in enumerate(RPC_SUPERCATEGORIES)}
     index = sorted(range(num_skus), key=lambda k: (rank[specs[k].supercategory], k))
     new_id = {k: i + 1 for i, k in enumerate(index)}
     return [

@@ -11,7 +11,7 @@ Geometry (orthographic camera looking down on the product), see :class:`Viewpoin
   H cos(tilt) and its end shows with height depth sin(tilt) (box: the top face, width x depth;
   round products: the end disc - for bottles the base, "a bottle seen from below"; bags, pouches,
   tubes: a thin lens). At 90 degrees only the end is seen: a small visible area, the views
-  pose pruning (METHOD.md section 2, R(k, v) <= 0.45) must drop;
+  pose pruning (docs/method.md §2, R(k, v) <= 0.45) must drop;
 * axis ``"y"``: flat products turn about their vertical axis (front narrows to W cos(tilt), the
   side face depth sin(tilt) shows); round products roll about their axis instead (the label slides
   round, the outline stays);

@@ -6,7 +6,7 @@ Shapes: S x S is the image (S = ``size``); images are float32 RGB in [0, 1] unti
 As in RPC's training set, the product is photographed alone, large and centred, with the
 turntable (a disc with rings and tick marks, its rim visible) and a textured backdrop around it,
 soft even studio light, a soft contact shadow, little noise. The backdrop, turntable and shadow
-are *not* product: a background-removal step must separate them (METHOD.md section 2). The true
+are *not* product: a background-removal step must separate them (docs/method.md §2). The true
 mask is returned for the sidecar ``train2019_masks/`` only; the box follows the true mask.
 
 Scale: the product is drawn at ``0.6 * S / 27`` pixels per centimetre (the tallest products,

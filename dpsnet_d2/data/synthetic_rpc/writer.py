@@ -1,7 +1,7 @@
 """
 The on-disk form of the synthetic RPC: RPC's official layout and JSON schema, written atomically.
 
-Layout under ``--out`` (RPC's names, contract 3 of the project; the split, file and folder names
+Layout under ``--out`` (RPC's names, docs/method.md §1.1; the split, file and folder names
 come from :mod:`dpsnet_d2.data.datasets.rpc_format`)::
 
     train2019/  val2019/  test2019/                 images (JPEG)

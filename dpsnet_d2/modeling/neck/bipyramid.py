@@ -1,5 +1,5 @@
 """
-Bidirectional pyramid fusion (METHOD.md §3) on top of Detectron2's ResNet-FPN.
+Bidirectional pyramid fusion (docs/method.md §3) on top of Detectron2's ResNet-FPN.
 
 Shape shorthand — N: images, F: FPN channels, r: fusion channels, P_l: FPN level l,
 N x F x (H / 2^l) x (W / 2^l); "count": N x F x (H / s) x (W / s) at the count stride s.

@@ -4,8 +4,8 @@ import dataclasses
 
 import numpy as np
 
+from dpsnet_d2.data.datasets.rpc_format import RPC_SUPERCATEGORIES
 from dpsnet_d2.data.synthetic_rpc import (
-    SUPERCATEGORIES,
     Viewpoint,
     make_catalogue,
     render_view,
@@ -17,7 +17,7 @@ def test_catalogue_deterministic_grouped_with_twins():
     a, b = make_catalogue(20, 0), make_catalogue(20, 0)
     assert a == b and make_catalogue(20, 1) != a
     assert [s.sku_id for s in a] == list(range(1, 21))
-    ranks = [SUPERCATEGORIES.index(s.supercategory) for s in a]
+    ranks = [RPC_SUPERCATEGORIES.index(s.supercategory) for s in a]
     assert ranks == sorted(ranks) and 4 <= len(set(ranks)) <= 17
     twins = [s for s in a if s.twin_of is not None]
     assert len(twins) == 5

@@ -1,0 +1,163 @@
+"""
+Checks of everything a training or evaluation run will read or write, in seconds, before the
+model is built: the launch arguments, the device, the weights, the output folder and every
+dataset of ``DATASETS.TRAIN`` and ``DATASETS.TEST`` (loaded and checked, classes against
+``MODEL.ROI_HEADS.NUM_CLASSES``, image files present). Each failure is a
+:class:`~dpsnet_d2.utils.cli.UserError` naming the config key, the file and the record.
+
+    cfg = get_dpsnet_cfg(args.config_file, args.opts)
+    check_launch(cfg, num_gpus=args.num_gpus, num_machines=..., machine_rank=...)
+    check_run_inputs(cfg, resume=args.resume, eval_only=args.eval_only)
+"""
+import logging
+import os
+import time
+import zipfile
+
+import torch
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from ..utils.cli import UserError, check_input_file, check_output_dir
+
+__all__ = ["check_datasets", "check_launch", "check_run_inputs", "check_weights"]
+
+logger = logging.getLogger(__name__)
+
+# Exceptions a dataset loader raises on a bad file (Detectron2's COCO loader: json, KeyError,
+# AssertionError ...); the RPC loader raises UserErrors.
+_LOADER_ERRORS = (OSError, ValueError, KeyError, TypeError, AssertionError, IndexError)
+
+
+def check_launch(cfg, *, num_gpus=1, num_machines=1, machine_rank=0):
+    """The process layout (``tools/train_net.py --num-gpus ...``) and ``MODEL.DEVICE`` fit."""
+    if num_gpus < 1:
+        raise UserError(f"--num-gpus must be >= 1, got {num_gpus}")
+    if num_machines < 1:
+        raise UserError(f"--num-machines must be >= 1, got {num_machines}")
+    if not 0 <= machine_rank < num_machines:
+        raise UserError(f"--machine-rank must lie in 0..{num_machines - 1}, got {machine_rank}")
+    device = str(cfg.MODEL.DEVICE)
+    if device.startswith("cuda"):
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if found == 0:
+            raise UserError(f"MODEL.DEVICE is {device!r} but no CUDA GPU is available "
+                            "(train on CPU with MODEL.DEVICE cpu)")
+        if num_gpus > found:
+            raise UserError(f"--num-gpus {num_gpus}: only {found} CUDA GPU(s) are visible")
+    elif num_gpus > 1:
+        raise UserError(f"--num-gpus {num_gpus} needs MODEL.DEVICE cuda, got {device!r}")
+    world = num_gpus * num_machines
+    if cfg.SOLVER.IMS_PER_BATCH < world or cfg.SOLVER.IMS_PER_BATCH % world:
+        raise UserError(f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} must be a positive "
+                        f"multiple of the number of processes ({world})")
+
+
+def check_weights(path, what="MODEL.WEIGHTS"):
+    """
+    ``path`` is "" (no weights), a URL (``detectron2://``, ``https://``: fetched when loaded), or
+    a readable PyTorch checkpoint (a complete zip archive) or pickle file.
+    """
+    if not path or "://" in path:
+        return
+    check_input_file(path, what)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(path):  # reads the central directory at the end of the file
+                return
+        except (zipfile.BadZipFile, OSError) as e:
+            raise UserError(f"{what} {path}: a damaged checkpoint ({e})") from e
+    if head[:1] != b"\x80":  # pickle protocol 2+ (Detectron2's .pkl, legacy torch.save)
+        raise UserError(f"{what} {path}: not a PyTorch checkpoint or pickle file")
+
+
+def _last_checkpoint(output_dir):
+    """The file named by ``OUTPUT_DIR/last_checkpoint`` (what ``--resume`` loads), or None."""
+    tag = os.path.join(output_dir, "last_checkpoint")
+    if not os.path.isfile(tag):
+        return None
+    with open(tag) as f:
+        return os.path.join(output_dir, f.read().strip())
+
+
+def check_datasets(names, *, key, num_classes=None, need_boxes=False, check_files=True):
+    """
+    Load each registered dataset of ``names`` and check it: not empty; with ``num_classes``, its
+    ``thing_classes`` and every annotation's category fit ``num_classes``; with ``need_boxes``, at
+    least one box; with ``check_files``, every image file exists. ``key`` names the config key
+    ("DATASETS.TRAIN") in errors.
+
+    Returns:
+        dict: name -> number of images.
+    """
+    sizes = {}
+    for name in names:
+        if name not in DatasetCatalog.list():
+            root = os.getenv("DETECTRON2_DATASETS", "datasets")
+            raise UserError(f"{key}: dataset {name!r} is not registered (datasets are found "
+                            f"under DETECTRON2_DATASETS={root})")
+        meta = MetadataCatalog.get(name)
+        json_file = meta.get("json_file", None)
+        source = f"{key}: dataset {name!r}" + (f" ({json_file})" if json_file else "")
+        try:
+            dicts = DatasetCatalog.get(name)
+        except UserError:
+            raise
+        except _LOADER_ERRORS as e:
+            raise UserError(f"{source}: cannot be loaded ({type(e).__name__}: {e})") from e
+        if not dicts:
+            raise UserError(f"{source}: has no images")
+        if need_boxes and not any(d.get("annotations") for d in dicts):
+            raise UserError(f"{source}: has no boxes to train on")
+        if num_classes is not None:
+            _check_classes(dicts, meta, num_classes, source)
+        if check_files:
+            paths = [d["file_name"] for d in dicts]
+            missing = [j for j, p in enumerate(paths) if not os.path.isfile(p)]
+            if missing:
+                j = missing[0]
+                raise UserError(f"{source}: image file {paths[j]} (image_id "
+                                f"{dicts[j].get('image_id')}) does not exist "
+                                f"({len(missing)} of {len(paths)} missing)")
+        sizes[name] = len(dicts)
+    return sizes
+
+
+def _check_classes(dicts, meta, num_classes, source):
+    classes = meta.get("thing_classes", None)
+    if classes is not None and len(classes) != num_classes:
+        raise UserError(f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes} but {source} has "
+                        f"{len(classes)} categories")
+    for d in dicts:
+        for a in d.get("annotations", ()):
+            if not 0 <= a["category_id"] < num_classes:
+                raise UserError(f"{source}: image_id {d.get('image_id')} has a box of class "
+                                f"{a['category_id']}, outside MODEL.ROI_HEADS.NUM_CLASSES "
+                                f"{num_classes}")
+
+
+def check_run_inputs(cfg, *, resume=False, eval_only=False):
+    """
+    Check what a run of ``cfg`` reads and writes (see the module doc): ``OUTPUT_DIR`` writable;
+    the weights it will load (the last checkpoint with ``resume`` when there is one, else
+    ``MODEL.WEIGHTS``; evaluation needs one of them); ``DATASETS.TRAIN`` (unless ``eval_only``)
+    and ``DATASETS.TEST``.
+    """
+    start = time.perf_counter()
+    check_output_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
+    last = _last_checkpoint(cfg.OUTPUT_DIR) if resume else None
+    if last is not None:
+        check_weights(last, f"the last checkpoint of OUTPUT_DIR ({cfg.OUTPUT_DIR}/last_checkpoint)")
+    else:
+        check_weights(cfg.MODEL.WEIGHTS)
+        if eval_only and not cfg.MODEL.WEIGHTS:
+            raise UserError("--eval-only needs trained weights: give MODEL.WEIGHTS path/to.pth")
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    if not eval_only:
+        if not cfg.DATASETS.TRAIN:
+            raise UserError("DATASETS.TRAIN is empty: name the datasets to train on")
+        check_datasets(cfg.DATASETS.TRAIN, key="DATASETS.TRAIN", num_classes=num_classes,
+                       need_boxes=True)
+    check_datasets(cfg.DATASETS.TEST, key="DATASETS.TEST", num_classes=num_classes)
+    logger.info(f"Checked the run's inputs in {time.perf_counter() - start:.1f} s")

@@ -1,0 +1,136 @@
+"""
+tools/train_net.py on bad input: every case stops before the model is built (``launch`` is never
+called) with one clear line, a non-zero status and no traceback; good input reaches ``launch``.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from dpsnet_d2.data.datasets.rpc import register_rpc_splits
+
+from .conftest import assert_clear_error
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = REPO / "configs" / "Base-DPSNet.yaml"
+
+
+@pytest.fixture
+def launched(load_tool, monkeypatch):
+    """The calls train_net.py makes to launch (recorded, nothing is trained)."""
+    calls = []
+    monkeypatch.setattr(load_tool("train_net"), "launch", lambda *a, **k: calls.append(a))
+    return calls
+
+
+@pytest.fixture
+def rpc_copy(tiny_rpc_root, tmp_path):
+    """A writable copy of the tiny RPC set (4 categories) registered as bad_rpc_{split}; the
+    catalogs are restored afterwards."""
+    datasets, metadata = dict(DatasetCatalog), dict(MetadataCatalog)
+    root = tmp_path / "rpc"
+    shutil.copytree(tiny_rpc_root, root)
+    register_rpc_splits(str(root), "bad_rpc_{split}")
+    yield root
+    DatasetCatalog.clear()
+    DatasetCatalog.update(datasets)
+    MetadataCatalog.clear()
+    MetadataCatalog.update(metadata)
+
+
+def _rpc_opts(tiny_rcnn_opts, root, tmp_path, num_classes=4):
+    opts = tiny_rcnn_opts("bad_rpc_train", tmp_path / "out", num_classes=num_classes)
+    opts[opts.index("DATASETS.TEST") + 1] = "('bad_rpc_val',)"
+    return opts
+
+
+def test_good_input_reaches_launch(run_tool, launched, rpc_copy, tiny_rcnn_opts, tmp_path):
+    code, _, err = run_tool("train_net", ["--config-file", BASE,
+                                          *_rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)], "cli")
+    assert code == 0 and len(launched) == 1, err
+    assert not (tmp_path / "out").exists()  # checks write nothing
+
+
+def _write(path, text):
+    Path(path).write_text(text)
+    return path
+
+
+CASES = {
+    # name: (extra argv before the opts, opts replacements {KEY: VALUE}, setup(root, tmp), fragments)
+    "missing config": (["--config-file", "{tmp}/nope.yaml"], {}, None,
+                       ["config file", "nope.yaml", "cannot be read"]),
+    "unknown key in the config": (
+        ["--config-file", "{tmp}/bad.yaml"], {},
+        lambda root, tmp: _write(tmp / "bad.yaml", f'_BASE_: "{BASE}"\nMODEL:\n  NOPE: 1\n'),
+        ["bad.yaml", "Non-existent config key: MODEL.NOPE"]),
+    "unknown key override": ([], {"MODEL.NOPE": "1"}, None, ["MODEL.NOPE"]),
+    "missing weights": ([], {"MODEL.WEIGHTS": "{tmp}/nope.pth"}, None,
+                        ["MODEL.WEIGHTS", "nope.pth", "cannot be read"]),
+    "text file as weights": ([], {"MODEL.WEIGHTS": "{tmp}/w.pth"},
+                             lambda root, tmp: _write(tmp / "w.pth", "not weights"),
+                             ["w.pth", "not a PyTorch checkpoint"]),
+    "truncated checkpoint": ([], {"MODEL.WEIGHTS": "{tmp}/t.pth"},
+                             lambda root, tmp: (tmp / "t.pth").write_bytes(b"PK\x03\x04" + b"\0" * 64),
+                             ["t.pth", "damaged checkpoint"]),
+    "negative --num-gpus": (["--num-gpus", "-1"], {}, None, ["--num-gpus must be >= 1"]),
+    "several GPUs on CPU": (["--num-gpus", "2"], {}, None, ["--num-gpus 2"]),
+    "NUM_CLASSES 20 on 4 categories": ([], {"MODEL.ROI_HEADS.NUM_CLASSES": "20"}, None,
+                                       ["NUM_CLASSES is 20", "bad_rpc_train", "4 categories"]),
+    "broken val json": ([], {}, lambda root, tmp: _write(
+        root / "instances_val2019.json", (root / "instances_val2019.json").read_text()[:-40]),
+        ["instances_val2019.json", "invalid JSON"]),
+    "bad level in val json": ([], {}, lambda root, tmp: _edit_val(root, "level", "extreme"),
+                              ["instances_val2019.json", "images[0]", "'level' must be one of"]),
+    "missing val image": ([], {}, lambda root, tmp: os.remove(root / "val2019" / "val_01.jpg"),
+                          ["DATASETS.TEST", "bad_rpc_val", "val_01.jpg", "does not exist"]),
+    "unregistered test set": ([], {"DATASETS.TEST": "('nope_val',)"}, None,
+                              ["DATASETS.TEST", "'nope_val' is not registered"]),
+    "output under a file": ([], {"OUTPUT_DIR": "{tmp}/f.txt/out"},
+                            lambda root, tmp: _write(tmp / "f.txt", "x"),
+                            ["OUTPUT_DIR", "is under a file"]),
+    "eval-only without weights": (["--eval-only"], {}, None, ["--eval-only needs"]),
+    "CUDA without a GPU": ([], {"MODEL.DEVICE": "cuda"}, None, ["no CUDA GPU"]),
+    "odd overrides": ([], {"SOLVER.MAX_ITER": None}, None, ["KEY VALUE pairs"]),
+    "wrong value type": ([], {"SOLVER.MAX_ITER": "many"}, None, ["SOLVER.MAX_ITER", "mismatch"]),
+}
+
+
+def _edit_val(root, key, value):
+    path = root / "instances_val2019.json"
+    data = json.loads(path.read_text())
+    data["images"][0][key] = value
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_stops_before_training(case, run_tool, launched, rpc_copy, tiny_rcnn_opts,
+                                         tmp_path):
+    if case == "CUDA without a GPU":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is available")
+    argv, replace, setup, fragments = CASES[case]
+    if setup is not None:
+        setup(rpc_copy, tmp_path)
+    opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)
+    for key, value in replace.items():
+        if key in opts:
+            i = opts.index(key)
+            opts[i: i + 2] = [] if value is None else [key, value]
+            if value is None:
+                opts.append(key)
+        else:
+            opts += [key, value]
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    if "--config-file" not in argv:
+        argv = ["--config-file", str(BASE)] + argv
+    opts = [o.format(tmp=tmp_path) for o in opts]
+    code, _, err = run_tool("train_net", argv + opts, "cli")
+    assert_clear_error(code, err, *fragments)
+    assert launched == []
+    assert not (tmp_path / "out").exists()
