@@ -8,7 +8,8 @@ per step:
 
 Each sub-command is a block ``add_<name>_parser`` + ``run_<name>``, registered in
 ``SUBCOMMANDS``; the logic lives in the dpsnet_d2 package, the tool parses, checks and calls.
-Bad input stops with one line naming the file and a non-zero exit, before any long work.
+Bad input stops with one line naming the file and a non-zero exit, before any long work
+(:func:`dpsnet_d2.utils.cli.run_cli`).
 """
 import argparse
 import json
@@ -18,10 +19,19 @@ import sys
 
 import torch
 
+from dpsnet_d2.utils.cli import (
+    UserError,
+    add_debug_flag,
+    check_output_dir,
+    check_output_file,
+    int_at_least,
+    run_cli,
+)
+
 
 def _device(name):
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}, but no CUDA device is available")
+        raise argparse.ArgumentTypeError(f"{name}, but no CUDA device is available")
     return name
 
 
@@ -41,15 +51,15 @@ def _train_set(dataset):
         meta = MetadataCatalog.get(dataset)
         if meta.get("json_file") and meta.get("image_root"):
             return meta.json_file, meta.image_root
-    raise SystemExit(f"error: {dataset!r} is neither a registered RPC-format dataset nor a folder "
-                     "(set DETECTRON2_DATASETS, or give the dataset's folder)")  # fmt: skip
+    raise UserError(f"{dataset!r} is neither a registered RPC-format dataset nor a folder "
+                    "(set DETECTRON2_DATASETS, or give the dataset's folder)")  # fmt: skip
 
 
 def _add_cutout_args(p):
     p.add_argument("dataset", help="registered name (rpc_2019_train, synth_rpc_train) or a "
                    "folder in RPC layout (its train split is used)")  # fmt: skip
     p.add_argument("--out", help="output folder (default: the dataset's folder, beside its JSON)")
-    p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+    p.add_argument("--workers", type=int_at_least(1), default=min(os.cpu_count() or 1, 8),
                    help="processes for image work (default: %(default)s)")  # fmt: skip
 
 
@@ -60,9 +70,11 @@ def add_masks_parser(subparsers):
                    help="final masks from (default: %(default)s)")  # fmt: skip
     p.add_argument("--min-confidence", type=float, default=0.9,
                    help="coarse masks at least this confident train the network")  # fmt: skip
-    p.add_argument("--steps", type=int, default=200, help="saliency training steps (batch 8)")
-    p.add_argument("--max-train", type=int, default=1024, help="at most this many training crops")
+    p.add_argument("--steps", type=int_at_least(1), default=200, help="saliency training steps (batch 8)")
+    p.add_argument("--max-train", type=int_at_least(1), default=1024, help="at most this many training crops")
     p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int_at_least(1), default=1,
+                   help="torch threads of the network on CPU (default: %(default)s)")  # fmt: skip
 
 
 def run_masks(args):
@@ -70,8 +82,9 @@ def run_masks(args):
 
     json_file, image_root = _train_set(args.dataset)
     settings = MaskSettings(method=args.method, min_confidence=args.min_confidence,
-                            steps=args.steps, max_train=args.max_train, device=args.device)  # fmt: skip
-    out = args.out or os.path.dirname(os.path.abspath(json_file))
+                            steps=args.steps, max_train=args.max_train, device=args.device,
+                            threads=args.threads)  # fmt: skip
+    out = check_output_dir(args.out or os.path.dirname(os.path.abspath(json_file)), "--out")
     print(json.dumps(run(json_file, image_root, out, settings, workers=args.workers)))
 
 
@@ -91,10 +104,12 @@ def run_prune(args):
     from dpsnet_d2.augment.prepare_masks import masks_file
 
     json_file, image_root = _train_set(args.dataset)
-    out = args.out or os.path.dirname(os.path.abspath(json_file))
+    out = check_output_dir(args.out or os.path.dirname(os.path.abspath(json_file)), "--out")
+    if args.preview:
+        check_output_file(args.preview, "--preview", (".jpg", ".jpeg", ".png"))
     masks = masks_file(json_file, out)
     if not os.path.isfile(masks):
-        raise FileNotFoundError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
+        raise UserError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
     print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers)))
     if args.preview:
         from dpsnet_d2.augment.preview import make_cutouts_preview
@@ -112,6 +127,7 @@ SUBCOMMANDS = [
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_debug_flag(parser)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for _name, add_parser, _run in SUBCOMMANDS:
         add_parser(subparsers)
@@ -123,14 +139,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import dpsnet_d2  # noqa: F401  (registers the datasets a command may name)
 
-    run = {name: fn for name, _add, fn in SUBCOMMANDS}[args.command]
-    try:
-        run(args)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    {name: fn for name, _add, fn in SUBCOMMANDS}[args.command](args)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -130,7 +130,10 @@ def _foreground_regions(crop, edges, inside, colour_distance):
         distance, _ = cKDTree(samples).query(means)
         fg = distance > colour_distance
     fg[0] = False
-    return fg[labels]
+    fg = fg[labels]
+    # the product's outline itself (edge pixels next to product regions) is product too
+    grown = cv2.dilate(fg.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return fg | (grown & ~free)
 
 
 def coarse_mask(

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ..data.datasets.rpc_format import load_rpc_categories
 from ..data.datasets.rpc_records import read_json
+from ..utils.cli import UserError
 from ..utils.file_io import atomic_write_bytes
 from ..utils.parallel import imap_tasks
 from .cutouts import CutoutStore, write_cutout_store
@@ -80,7 +81,7 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
     images = {im["id"]: im for im in data["images"]}
     anns = [a for a in data["annotations"] if isinstance(a.get("segmentation"), dict)]
     if len(anns) < len(data["annotations"]):
-        raise ValueError(f"{masks_json}: {len(data['annotations']) - len(anns)} annotations have "
+        raise UserError(f"{masks_json}: {len(data['annotations']) - len(anns)} annotations have "
                          "no RLE segmentation: not a masks file of the masks step")  # fmt: skip
     records = []
     for a in anns:
@@ -108,7 +109,7 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
     def items():
         for r, rgba in tqdm(zip(records, cutouts), total=len(records), desc="cut-outs"):
             if rgba is None:
-                raise ValueError(f"cannot read image {os.path.join(image_root, r['file_name'])} "
+                raise UserError(f"cannot read image {os.path.join(image_root, r['file_name'])} "
                                  f"(image_id {r['image_id']}) while writing the cut-outs")  # fmt: skip
             yield r, rgba
 

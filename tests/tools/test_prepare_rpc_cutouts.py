@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from .conftest import assert_clear_error
+
 from dpsnet_d2.augment import prepare_masks
 from dpsnet_d2.augment.cutouts import CutoutStore
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
@@ -102,21 +104,19 @@ def _edit(dataset, fn):
     return data
 
 
-def test_missing_image_stops_before_any_work(load_tool, dataset, tmp_path, capsys):
+def test_missing_image_stops_before_any_work(run_tool, dataset, tmp_path):
     os.remove(os.path.join(dataset, "train2019", "sku002_view01_00.jpg"))
     out = str(tmp_path / "out")
-    assert _masks(load_tool, dataset, out) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "sku002_view01_00.jpg" in err[0] and "id=6" in err[0]
+    code, _, err = run_tool("prepare_rpc", ["masks", dataset, "--out", out, *FAST])
+    assert_clear_error(code, err, "sku002_view01_00.jpg", "id=6", "does not exist")
     assert not os.path.exists(out)
 
 
-def test_box_outside_image_stops(load_tool, dataset, tmp_path, capsys):
+def test_box_outside_image_stops(run_tool, dataset, tmp_path):
     _edit(dataset, lambda d: d["annotations"][2].update(bbox=[100, 10, 60, 20]))
     out = str(tmp_path / "out")
-    assert _masks(load_tool, dataset, out) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "annotations[2] (id=3)" in err[0] and "outside" in err[0]
+    code, _, err = run_tool("prepare_rpc", ["masks", dataset, "--out", out, *FAST])
+    assert_clear_error(code, err, "instances_train2019.json", "annotations[2] (id=3)", "outside")
     assert not os.path.exists(out)
 
 
@@ -153,6 +153,8 @@ def test_sku_without_kept_view_warns(load_tool, dataset, tmp_path, caplog):
     assert {r["sku"] for r in store.records} == {0}
 
 
-def test_prune_before_masks_is_an_error(load_tool, dataset, tmp_path, capsys):
-    assert load_tool("prepare_rpc").main(["prune", dataset, "--out", str(tmp_path / "o")]) == 2
-    assert "run `prepare_rpc.py masks` first" in capsys.readouterr().err
+def test_prune_before_masks_and_unknown_dataset_are_errors(run_tool, dataset, tmp_path):
+    code, _, err = run_tool("prepare_rpc", ["prune", dataset, "--out", str(tmp_path / "o")])
+    assert_clear_error(code, err, "instances_train2019_masks.json", "run `prepare_rpc.py masks`")
+    code, _, err = run_tool("prepare_rpc", ["masks", "no_such_dataset_train"])
+    assert_clear_error(code, err, "no_such_dataset_train")
