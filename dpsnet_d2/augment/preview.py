@@ -53,8 +53,11 @@ def make_cutouts_preview(out: str, image_root: str, path: str, num_skus: int = 4
     masks_json = store.info["masks_file"]
     with open(masks_json) as f:
         final = {a["image_id"]: a for a in json.load(f)["annotations"]}
-    with open(os.path.join(out, "cutouts_work", "coarse.json")) as f:
-        coarse = json.load(f)["masks"]
+    coarse_json = os.path.join(out, "cutouts_work", "coarse.json")
+    coarse = {}
+    if os.path.isfile(coarse_json):  # absent with --method grabcut: the column stays empty
+        with open(coarse_json) as f:
+            coarse = json.load(f)["masks"]
     by_sku: Dict[int, list] = {}
     for i, r in enumerate(store.records):
         by_sku.setdefault(r["sku"], []).append(i)

@@ -3,13 +3,14 @@ import json
 import os
 import shutil
 
+import cv2
 import pytest
-
-from .conftest import assert_clear_error
 
 from dpsnet_d2.augment import prepare_masks
 from dpsnet_d2.augment.cutouts import CutoutStore
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
+
+from .conftest import assert_clear_error
 
 FAST = ["--workers", "1", "--steps", "2", "--max-train", "4"]
 
@@ -48,8 +49,12 @@ def test_masks_then_prune(load_tool, dataset, tmp_path, capsys):
     assert len(dicts) == summary["written"]
     assert all(isinstance(d["annotations"][0]["segmentation"], dict) for d in dicts)
 
-    assert load_tool("prepare_rpc").main(["prune", dataset, "--out", out, "--workers", "1"]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    preview = str(tmp_path / "preview.jpg")
+    argv = ["prune", dataset, "--out", out, "--workers", "1", "--preview", preview]
+    assert load_tool("prepare_rpc").main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-2])
+    picture = cv2.imread(preview)
+    assert picture is not None and picture.shape[1] > 8 * 100
     store = CutoutStore(os.path.join(out, "cutouts"))
     assert len(store) == summary["cutouts"] == len(dicts)
     assert 1 <= len(store.kept()) == summary["kept"] <= len(store)
