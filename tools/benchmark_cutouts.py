@@ -24,7 +24,7 @@ import time
 import cv2
 import numpy as np
 
-from dpsnet_d2.augment.background_removal import coarse_mask
+from dpsnet_d2.augment.background_removal import coarse_mask, grabcut_mask
 from dpsnet_d2.augment.cutouts import CutoutStore
 from dpsnet_d2.augment.pose_pruning import parse_view, prune_poses, unnatural_precision_recall
 from dpsnet_d2.augment.prepare_masks import (
@@ -78,25 +78,31 @@ def bench_iou(args):
 def bench_pruning(args):
     json_file, _ = _paths(args.dataset)
     with open(masks_file(json_file, os.path.join(args.out, "saliency"))) as f:
-        data = json.load(f)
+        found = {a["id"]: a["area"] for a in json.load(f)["annotations"]}
     with open(json_file) as f:
-        views = json.load(f)["info"]["views"]
+        original = json.load(f)
+    views = original["info"]["views"]  # the generator's settings
     natural = (views + 1) // 2  # train_viewpoints: the first ceil(V/2) are the natural ones
     assert len(train_viewpoints(views)) == views
-    images = {im["id"]: im for im in data["images"]}
-    anns = data["annotations"]
-    areas = [a["area"] / (images[a["image_id"]]["width"] * images[a["image_id"]]["height"])
-             for a in anns]  # fmt: skip
+    images = {im["id"]: im for im in original["images"]}
+    anns = original["annotations"]
+    pixels = [images[a["image_id"]]["width"] * images[a["image_id"]]["height"] for a in anns]
+    names = [images[a["image_id"]]["file_name"] for a in anns]
+    # an image without a final mask has area 0 (pruned); the true masks give the rule's own error
+    areas = np.array([found.get(a["id"], 0) for a in anns]) / pixels
+    true_areas = np.array([np.count_nonzero(cv2.imread(os.path.join(
+        args.dataset, MASK_DIR, n[:-4] + ".png"), 0)) for n in names]) / pixels  # fmt: skip
     skus = [a["category_id"] for a in anns]
-    unnatural = [parse_view(images[a["image_id"]]["file_name"]) >= natural for a in anns]
+    unnatural = [parse_view(n) >= natural for n in names]
     print(f"{len(anns)} images, {sum(unnatural)} unnatural (views {natural}..{views - 1})\n")
-    print("| theta | precision | recall | pruned |")
-    print("|---|---|---|---|")
-    for theta in [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]:
-        _, kept = prune_poses(areas, skus, theta)
-        pr = unnatural_precision_recall(~kept, unnatural)
+    print("| theta | precision | recall | pruned | precision (true masks) | recall (true masks) |")
+    print("|---|---|---|---|---|---|")
+    for theta in [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9]:
+        pr = unnatural_precision_recall(~prune_poses(areas, skus, theta)[1], unnatural)
+        tr = unnatural_precision_recall(~prune_poses(true_areas, skus, theta)[1], unnatural)
         mark = "**" if theta == 0.45 else ""
-        print(f"| {mark}{theta}{mark} | {pr['precision']:.3f} | {pr['recall']:.3f} | {pr['pruned']} |")
+        print(f"| {mark}{theta}{mark} | {pr['precision']:.3f} | {pr['recall']:.3f} | "
+              f"{pr['pruned']} | {tr['precision']:.3f} | {tr['recall']:.3f} |")
 
 
 def _large(image, box):
@@ -109,6 +115,7 @@ def _large(image, box):
 def bench_speed(args):
     import torch
 
+    torch.set_num_threads(1)  # as prepare_rpc.py masks (--threads 1)
     json_file, image_root = _paths(args.dataset)
     with open(json_file) as f:
         data = json.load(f)
@@ -118,7 +125,7 @@ def bench_speed(args):
     model.load_state_dict(state["model"])
     step = max(1, len(data["images"]) // args.images)
     tmp = tempfile.mkdtemp()
-    t_read, t_coarse, t_refine, sides = [], [], [], []
+    t_read, t_coarse, t_refine, t_grabcut, sides = [], [], [], [], []
     for im, ann in list(zip(data["images"], data["annotations"]))[::step][: args.images]:
         big, box = _large(cv2.imread(os.path.join(image_root, im["file_name"])), ann["bbox"])
         sides.append(max(box[2], box[3]))
@@ -135,16 +142,22 @@ def bench_speed(args):
         encode_rle(mask)
         t3 = time.perf_counter()
         t_read.append(t1 - t0), t_coarse.append(t2 - t1), t_refine.append(t3 - t2)
+        if len(t_grabcut) < 3:  # seconds each
+            t4 = time.perf_counter()
+            grabcut_mask(image, box)
+            t_grabcut.append(time.perf_counter() - t4)
         del coarse
     med = {k: float(np.median(v)) for k, v in
-           (("read", t_read), ("coarse", t_coarse), ("refine", t_refine))}  # fmt: skip
+           (("read", t_read), ("coarse", t_coarse), ("refine", t_refine), ("grabcut", t_grabcut))}  # fmt: skip
     per_image = med["read"] * 2 + med["coarse"] + med["refine"]  # each step reads the image
     hours = RPC_TRAIN_IMAGES * per_image / 8 / 3600
     print(f"{len(t_read)} images at {RPC_SIZE[0]}x{RPC_SIZE[1]}, box sides {min(sides):.0f}-"
           f"{max(sides):.0f} px, torch threads {torch.get_num_threads()}")  # fmt: skip
-    print("| per image (median) | JPEG read | coarse mask | refinement (crop, net, paste, RLE) |")
-    print("|---|---|---|---|")
-    print(f"| seconds | {med['read']:.3f} | {med['coarse']:.3f} | {med['refine']:.3f} |")
+    print("| per image (median) | JPEG read | coarse mask | refinement (crop, net, paste, RLE) "
+          f"| GrabCut, 5 iterations ({len(t_grabcut)} images) |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    print(f"| seconds | {med['read']:.3f} | {med['coarse']:.3f} | {med['refine']:.3f} "
+          f"| {med['grabcut']:.2f} |")  # fmt: skip
     print(f"\n{RPC_TRAIN_IMAGES} images x (2 reads + coarse + refine) = "
           f"{RPC_TRAIN_IMAGES * per_image / 3600:.1f} core-hours; on 8 cores {hours:.1f} h "
           "(+ the network's training, independent of the number of images)")  # fmt: skip

@@ -255,14 +255,16 @@ def _refine_task(args):
 
 
 def _step_refine(tasks, coarse, state, s: MaskSettings, workers, batch=64):
-    """Final masks {ann_id str: rle} from the trained network (only where step 1 had an image)."""
+    """Final masks {ann_id str: rle} from the trained network (only where step 1 had an image);
+    where the network finds nothing in the box, the coarse mask is kept. Returns (masks, number
+    of such fallbacks)."""
     from .saliency import SaliencyNet
 
     model = SaliencyNet()
     model.load_state_dict(state["model"])
     model.to(s.device)
     todo = [t for t in tasks if str(t["ann_id"]) in coarse["masks"]]
-    out = {}
+    out, fallbacks = {}, 0
     bar = tqdm(total=len(todo), desc="saliency refinement")
     for i in range(0, len(todo), batch):
         chunk = todo[i : i + batch]
@@ -270,10 +272,15 @@ def _step_refine(tasks, coarse, state, s: MaskSettings, workers, batch=64):
         probs = predict_saliency(model, np.stack([p[0] for p in prepared]), s.device)
         jobs = [(t, p, w) for t, p, (_, w) in zip(chunk, probs, prepared)]
         for t, rle in zip(chunk, imap_tasks(_refine_task, jobs, workers)):
-            out[str(t["ann_id"])] = rle
+            key = str(t["ann_id"])
+            if rle is None and _rle_area(coarse["masks"][key]["rle"]) > 0:
+                rle, fallbacks = coarse["masks"][key]["rle"], fallbacks + 1
+            out[key] = rle
         bar.update(len(chunk))
     bar.close()
-    return out
+    if fallbacks:
+        logger.info(f"saliency refinement: {fallbacks} empty network masks replaced by the coarse ones")
+    return out, fallbacks
 
 
 def _rle_area(rle: Optional[Dict]) -> int:
@@ -310,7 +317,8 @@ def run_masks(json_file: str, image_root: str, out: str, settings: MaskSettings,
     """
     Compute the masks of every annotation of ``json_file`` (see the module docstring) and write
     ``masks_file(json_file, out)``. Returns a summary: ``masks_file, method, annotations,
-    written, skipped`` and, with the saliency method, ``confident`` and ``trained_on``.
+    written, skipped`` and, with the saliency method, ``confident``, ``trained_on`` and
+    ``coarse_fallbacks`` (empty network masks replaced by the coarse ones; absent when skipped).
     """
     s = settings
     data, tasks = _tasks(json_file, image_root)
@@ -330,7 +338,7 @@ def run_masks(json_file: str, image_root: str, out: str, settings: MaskSettings,
         sig = _signature(sig, s.saliency_key())
         state = _step_saliency(tasks, coarse, os.path.join(work, "saliency.pth"), sig, s, workers)
         summary.update(confident=state["confident"], trained_on=state["trained_on"])
-    sig = _signature(sig, "final")
+    sig = _signature(sig, "final", "coarse where the network finds nothing")
     if os.path.isfile(summary["masks_file"]):
         with open(summary["masks_file"]) as f:
             info = json.load(f).get("info", {})
@@ -340,6 +348,6 @@ def run_masks(json_file: str, image_root: str, out: str, settings: MaskSettings,
     if state is None:
         final = {k: v["rle"] for k, v in coarse["masks"].items()}
     else:
-        final = _step_refine(tasks, coarse, state, s, workers)
+        final, summary["coarse_fallbacks"] = _step_refine(tasks, coarse, state, s, workers)
     summary.update(_write_masks(data, tasks, coarse, final, summary["masks_file"], sig))
     return summary
