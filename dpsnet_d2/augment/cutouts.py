@@ -3,13 +3,14 @@ The cut-out store: product cut-outs (tight RGBA crops, alpha = mask) with one in
 
 Layout of a store folder::
 
-    index.json    {"version": 1, "thing_classes": [...], "items": [record, ...]}
+    index.json    {"version": 1, "thing_classes": [...], "items": [record, ...], "info": {...}}
     pixels.bin    every cut-out's RGBA bytes (uint8, row-major h x w x 4), one after another
 
 A record: ``sku`` (contiguous class id), ``category_id`` (the dataset's id), ``image_id``,
 ``file_name`` (source image), ``view`` (viewpoint index within the SKU, or -1), ``area`` (mask
 area normalised for image scale), ``ratio`` (pose-pruning R), ``kept`` (bool), ``offset`` and
-``shape`` [h, w] into ``pixels.bin``.
+``shape`` [h, w] into ``pixels.bin``. ``info`` is free-form (the writer's settings, e.g. the
+pose-pruning threshold and a signature of the inputs).
 
 Why raw bytes: the synthesis mapper reads ~10-20 cut-outs per scene, so a read must cost
 microseconds, not the milliseconds of a PNG decode. ``pixels.bin`` is memory-mapped lazily (in
@@ -36,6 +37,7 @@ def write_cutout_store(
     folder: str,
     items: Iterable[Tuple[Dict, np.ndarray]],
     thing_classes: Sequence[str],
+    info: Optional[Dict] = None,
 ) -> int:
     """
     Write a store to ``folder`` atomically (a temporary folder beside it, then a rename; an
@@ -46,6 +48,7 @@ def write_cutout_store(
         items: (record, rgba) pairs; record has the keys of the module docstring (without
             ``offset`` / ``shape``); rgba is h x w x 4 uint8 (RGB + alpha mask, 0 or 255).
         thing_classes: the class names, indexed by ``sku``.
+        info: JSON-serialisable dict stored as the index's ``info`` (default empty).
     Returns:
         number of cut-outs written.
     """
@@ -72,7 +75,8 @@ def write_cutout_store(
                      "offset": offset, "shape": [int(rgba.shape[0]), int(rgba.shape[1])]}
                 )
                 offset += rgba.nbytes
-        index = {"version": _VERSION, "thing_classes": list(thing_classes), "items": records}
+        index = {"version": _VERSION, "thing_classes": list(thing_classes), "items": records,
+                 "info": dict(info or {})}  # fmt: skip
         with open(os.path.join(tmp, INDEX_FILE), "w") as f:
             json.dump(index, f)
         os.chmod(tmp, 0o755)
@@ -107,6 +111,7 @@ class CutoutStore:
         self.folder = folder
         self.thing_classes: List[str] = list(index["thing_classes"])
         self.records: List[Dict] = index["items"]
+        self.info: Dict = index.get("info", {})
         self._pixels: Optional[np.memmap] = None
 
     def __len__(self) -> int:
