@@ -17,9 +17,13 @@ import zipfile
 import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
+from ..augment.cutouts import CutoutStore
+from ..augment.synthesis_data import SYNTH_SCENES
 from ..utils.cli import UserError, check_input_file, check_output_dir
 
-__all__ = ["check_datasets", "check_launch", "check_run_inputs", "check_weights"]
+__all__ = [
+    "check_cutout_store", "check_datasets", "check_launch", "check_run_inputs", "check_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +141,26 @@ def _check_classes(dicts, meta, num_classes, source):
                                 f"{num_classes}")
 
 
+def check_cutout_store(folder, num_classes):
+    """
+    The cut-out store that ``synth_scenes`` in DATASETS.TRAIN composes scenes from: it opens,
+    has NUM_CLASSES classes and kept cut-outs (INPUT.SYNTHESIS.CUTOUT_STORE names it).
+    """
+    what = "INPUT.SYNTHESIS.CUTOUT_STORE"
+    if not folder:
+        raise UserError(f"DATASETS.TRAIN has {SYNTH_SCENES!r} but {what} is empty: give the "
+                        "folder tools/prepare_rpc.py prune wrote")
+    try:
+        store = CutoutStore(folder)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{what} {folder}: {e}") from e
+    if len(store.thing_classes) != num_classes:
+        raise UserError(f"{what} {folder}: {len(store.thing_classes)} classes, "
+                        f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}")
+    if not len(store.kept()):
+        raise UserError(f"{what} {folder}: no cut-out is kept by pose pruning")
+
+
 def check_run_inputs(cfg, *, resume=False, eval_only=False):
     """
     Check what a run of ``cfg`` reads and writes (see the module doc): ``OUTPUT_DIR`` writable;
@@ -157,7 +181,9 @@ def check_run_inputs(cfg, *, resume=False, eval_only=False):
     if not eval_only:
         if not cfg.DATASETS.TRAIN:
             raise UserError("DATASETS.TRAIN is empty: name the datasets to train on")
-        check_datasets(cfg.DATASETS.TRAIN, key="DATASETS.TRAIN", num_classes=num_classes,
-                       need_boxes=True)
+        ordinary = [n for n in cfg.DATASETS.TRAIN if n != SYNTH_SCENES]
+        if len(ordinary) < len(cfg.DATASETS.TRAIN):
+            check_cutout_store(cfg.INPUT.SYNTHESIS.CUTOUT_STORE, num_classes)
+        check_datasets(ordinary, key="DATASETS.TRAIN", num_classes=num_classes, need_boxes=True)
     check_datasets(cfg.DATASETS.TEST, key="DATASETS.TEST", num_classes=num_classes)
     logger.info(f"Checked the run's inputs in {time.perf_counter() - start:.1f} s")
