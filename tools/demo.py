@@ -109,7 +109,8 @@ class Demo:
             say(f"2/5 cut-outs: using the existing store {self.store}")
             return
         say("2/5 cut-outs: masks (coarse + saliency) and pose pruning of synth_rpc_train")
-        self.run("prepare_rpc.py", ["masks", "synth_rpc_train", "--out", self.cutouts])
+        steps = [] if self.args.saliency_steps is None else ["--steps", self.args.saliency_steps]
+        self.run("prepare_rpc.py", ["masks", "synth_rpc_train", "--out", self.cutouts] + steps)
         self.run("prepare_rpc.py", ["prune", "synth_rpc_train", "--out", self.cutouts])
 
     def train(self):
@@ -210,6 +211,8 @@ def main(argv=None):
                         help="override SOLVER.MAX_ITER of the training on synthesized scenes")
     parser.add_argument("--round-iters", type=int_at_least(1),
                         help="override DISTILL.ITERS_PER_ROUND")
+    parser.add_argument("--saliency-steps", type=int_at_least(1),
+                        help="training steps of the saliency network (prepare_rpc.py masks --steps)")
     parser.add_argument("--receipts", type=int_at_least(0), default=4,
                         help="val images to write receipts for")
     add_debug_flag(parser)
