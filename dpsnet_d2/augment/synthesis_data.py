@@ -83,7 +83,8 @@ def mixed_train_dicts(cfg, extra_dicts: Sequence[Dict] = ()) -> List[Dict]:
             if theirs is not None and list(theirs) != classes:
                 raise ValueError(
                     f"dataset {name!r} has classes {theirs[:3]}... but the cut-out store "
-                    f"{cfg.INPUT.SYNTHESIS.CUTOUT_STORE} has {classes[:3]}...: they must be the same"
+                    f"{cfg.INPUT.SYNTHESIS.CUTOUT_STORE} has {classes[:3]}...: they must be the "
+                    "same"
                 )
     if dicts and ratio < 1.0:
         num = max(1, round(ratio / (1.0 - ratio) * len(dicts)))
@@ -107,7 +108,10 @@ class EpochTrainingSampler(TrainingSampler):
         g.manual_seed(self._seed)
         epoch = 0
         while True:
-            order = torch.randperm(self._size, generator=g) if self._shuffle else torch.arange(self._size)
+            if self._shuffle:
+                order = torch.randperm(self._size, generator=g)
+            else:
+                order = torch.arange(self._size)
             yield from (order + epoch * self._size).tolist()
             epoch += 1
 

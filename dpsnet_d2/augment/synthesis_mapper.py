@@ -29,7 +29,8 @@ def build_scene_synthesizer(cfg) -> SceneSynthesizer:
     if not syn.CUTOUT_STORE:
         raise ValueError(
             "INPUT.SYNTHESIS.CUTOUT_STORE is empty: set it to a cut-out store folder "
-            "(tools/prepare_rpc.py masks/prune, or synthesize --true-masks-store on the embedded set)"
+            "(tools/prepare_rpc.py masks / prune; on the embedded set also synthesize "
+            "--true-masks ROOT --num 0)"
         )
     return SceneSynthesizer(
         CutoutStore(syn.CUTOUT_STORE),
@@ -86,7 +87,8 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
     def from_config(cls, cfg, is_train: bool = True):
         ret = super().from_config(cfg, is_train)
         ret["synthesizer"] = build_scene_synthesizer(cfg)
-        ret["seed"] = cfg.INPUT.SYNTHESIS.SEED if cfg.INPUT.SYNTHESIS.SEED >= 0 else max(cfg.SEED, 0)
+        seed = cfg.INPUT.SYNTHESIS.SEED
+        ret["seed"] = seed if seed >= 0 else max(cfg.SEED, 0)
         return ret
 
     def __call__(self, dataset_dict):
@@ -109,7 +111,9 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
                        else rng.choice(lengths))
             max_size = int(min(self.resize.max_size, 10 ** 9))
         scene = self.synthesizer(rng, size=size, max_size=max_size)
-        image = scene.image if self.image_format == "RGB" else np.ascontiguousarray(scene.image[..., ::-1])
+        image = scene.image
+        if self.image_format != "RGB":  # BGR (D2's default)
+            image = np.ascontiguousarray(image[..., ::-1])
         dataset_dict.update(height=image.shape[0], width=image.shape[1], level=scene.level)
         aug_input = T.AugInput(image)
         transforms = self.scene_augmentations(aug_input)

@@ -1,4 +1,4 @@
-"""Scene composition over many seeds: level counts, visibility, tight boxes, determinism, bad input."""
+"""Scene composition over many seeds: levels, visibility, tight boxes, determinism, bad input."""
 import logging
 
 import numpy as np

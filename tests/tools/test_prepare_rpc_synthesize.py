@@ -1,4 +1,4 @@
-"""tools/prepare_rpc.py synthesize: an offline RPC-format set, deterministic, multi-process, resumable."""
+"""tools/prepare_rpc.py synthesize: an RPC-format set, deterministic, multi-process, resumable."""
 import json
 import os
 
