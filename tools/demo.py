@@ -118,10 +118,11 @@ class Demo:
         if not os.path.isfile(results):
             say("3/5 training DPSNet on synthesized checkout scenes, then evaluating on "
                 f"{EVAL_SET}:")
-            argv = ["--config-file", self.args.config, "--resume", "OUTPUT_DIR", self.synth_dir]
+            argv = ["--config-file", self.args.config, "--resume"] + self.opts + [
+                "OUTPUT_DIR", self.synth_dir]
             if self.args.max_iter is not None:
                 argv += ["SOLVER.MAX_ITER", self.args.max_iter]
-            self.run("train_net.py", argv + self.opts)
+            self.run("train_net.py", argv)
         else:
             say(f"3/5 trained on synthesized scenes: using {self.synth_dir}")
         return load_report(results, "after training on synthesized scenes")
@@ -131,15 +132,14 @@ class Demo:
         weights = os.path.join(self.distill_dir, "model_final.pth")
         if not os.path.isfile(results):
             say("4/5 distilling on the unlabelled synth_rpc_test images, then evaluating:")
-            argv = ["--config-file", self.args.config, "--resume", "OUTPUT_DIR", self.distill_dir,
-                    "MODEL.WEIGHTS", os.path.join(self.synth_dir, "model_final.pth"),
-                    "DISTILL.SOURCE_ITERS", "0"]
+            argv = ["--config-file", self.args.config, "--resume"] + self.opts + [
+                "OUTPUT_DIR", self.distill_dir, "DISTILL.SOURCE_ITERS", "0",
+                "MODEL.WEIGHTS", os.path.join(self.synth_dir, "model_final.pth")]
             if self.args.round_iters is not None:
                 argv += ["DISTILL.ITERS_PER_ROUND", self.args.round_iters]
-            self.run("distill_net.py", argv + self.opts)
-            self.run("train_net.py", ["--config-file", self.args.config, "--eval-only",
-                                      "OUTPUT_DIR", self.distill_dir, "MODEL.WEIGHTS", weights]
-                     + self.opts)
+            self.run("distill_net.py", argv)
+            self.run("train_net.py", ["--config-file", self.args.config, "--eval-only"]
+                     + self.opts + ["OUTPUT_DIR", self.distill_dir, "MODEL.WEIGHTS", weights])
         else:
             say(f"4/5 distilled: using {self.distill_dir}")
         summary = os.path.join(self.distill_dir, "distill_summary.md")

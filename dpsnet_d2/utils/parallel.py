@@ -1,4 +1,8 @@
-"""Running independent per-item tasks in worker processes, in order, with one thread each."""
+"""
+Running independent per-item tasks (numpy / OpenCV work) in worker processes, in order, with one
+OpenCV thread each. Workers are forked: they must not use torch, whose OpenMP pool, once the
+parent has used it, can hang in a forked child.
+"""
 import multiprocessing as mp
 from typing import Callable, Iterator, Sequence
 
@@ -8,10 +12,7 @@ __all__ = ["imap_tasks"]
 
 
 def _init_worker():
-    import torch
-
     cv2.setNumThreads(1)
-    torch.set_num_threads(1)
 
 
 def imap_tasks(fn: Callable, jobs: Sequence, workers: int, chunksize: int = 4) -> Iterator:
