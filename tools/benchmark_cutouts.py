@@ -148,7 +148,8 @@ def bench_speed(args):
             t_grabcut.append(time.perf_counter() - t4)
         del coarse
     med = {k: float(np.median(v)) for k, v in
-           (("read", t_read), ("coarse", t_coarse), ("refine", t_refine), ("grabcut", t_grabcut))}  # fmt: skip
+           (("read", t_read), ("coarse", t_coarse), ("refine", t_refine),
+            ("grabcut", t_grabcut))}  # fmt: skip
     per_image = med["read"] * 2 + med["coarse"] + med["refine"]  # each step reads the image
     hours = RPC_TRAIN_IMAGES * per_image / 8 / 3600
     print(f"{len(t_read)} images at {RPC_SIZE[0]}x{RPC_SIZE[1]}, box sides {min(sides):.0f}-"
@@ -183,16 +184,20 @@ def bench_store(args):
     sizes = np.array([r["shape"] for r in store.records])
     mb = os.path.getsize(os.path.join(args.store, "pixels.bin")) / 2**20
     png_mb = sum(os.path.getsize(p) for p in pngs) / 2**20
-    print(f"{len(store)} cut-outs, median {np.median(sizes[:, 0]):.0f}x{np.median(sizes[:, 1]):.0f} "
+    h, w = np.median(sizes, axis=0)
+    print(f"{len(store)} cut-outs, median {h:.0f}x{w:.0f} "
           f"px; {args.reads} random reads (files in the page cache)")  # fmt: skip
     print("| format | us per cut-out | size on disk (MiB) |")
     print("|---|---|---|")
     print(f"| store (raw RGBA, memory-mapped) | {(t1 - t0) / args.reads * 1e6:.0f} | {mb:.1f} |")
-    print(f"| one PNG per cut-out (cv2.imread) | {(t2 - t1) / args.reads * 1e6:.0f} | {png_mb:.1f} |")
+    png_us = (t2 - t1) / args.reads * 1e6
+    print(f"| one PNG per cut-out (cv2.imread) | {png_us:.0f} | {png_mb:.1f} |")
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="what", required=True)
     for name in ("iou", "pruning", "speed"):
         q = sub.add_parser(name)

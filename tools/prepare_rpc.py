@@ -24,11 +24,11 @@ Bad input stops with one line naming the file and a non-zero exit, before any lo
 """
 import argparse
 import json
-import logging
 import os
 import sys
 
 import torch
+from detectron2.utils.logger import setup_logger
 
 from dpsnet_d2.utils.cli import (
     UserError,
@@ -57,7 +57,8 @@ def _train_set(dataset):
     from dpsnet_d2.data.datasets.rpc_format import image_folder, json_name
 
     if os.path.isdir(dataset):
-        return os.path.join(dataset, json_name("train")), os.path.join(dataset, image_folder("train"))
+        return (os.path.join(dataset, json_name("train")),
+                os.path.join(dataset, image_folder("train")))  # fmt: skip
     if dataset in DatasetCatalog.list():
         meta = MetadataCatalog.get(dataset)
         if meta.get("json_file") and meta.get("image_root"):
@@ -81,8 +82,10 @@ def add_masks_parser(subparsers):
                    help="final masks from (default: %(default)s)")  # fmt: skip
     p.add_argument("--min-confidence", type=float, default=0.9,
                    help="coarse masks at least this confident train the network")  # fmt: skip
-    p.add_argument("--steps", type=int_at_least(1), default=200, help="saliency training steps (batch 8)")
-    p.add_argument("--max-train", type=int_at_least(1), default=1024, help="at most this many training crops")
+    p.add_argument("--steps", type=int_at_least(1), default=200,
+                   help="saliency training steps, batch 8 (default: %(default)s)")  # fmt: skip
+    p.add_argument("--max-train", type=int_at_least(1), default=1024,
+                   help="at most this many training crops (default: %(default)s)")  # fmt: skip
     p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int_at_least(1), default=1,
                    help="torch threads of the network on CPU (default: %(default)s)")  # fmt: skip
@@ -107,7 +110,8 @@ def add_prune_parser(subparsers):
     p.add_argument("--theta", type=float, default=DEFAULT_THETA,
                    help="keep views with R above this (default: %(default)s)")  # fmt: skip
     p.add_argument("--preview", metavar="PATH",
-                   help="also save a picture (.jpg/.png): image, coarse and refined masks, cut-out")  # fmt: skip
+                   help="also save a picture (.jpg/.png): image, coarse and refined masks, "
+                   "cut-out")  # fmt: skip
 
 
 def run_prune(args):
@@ -364,7 +368,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logger(name="dpsnet_d2")
     import dpsnet_d2  # noqa: F401  (registers the datasets a command may name)
 
     run = {name: fn for name, _add, fn in SUBCOMMANDS}[args.command]

@@ -73,7 +73,8 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
             with open(report_path) as f:
                 report = json.load(f)
             return {"store": store_dir, "report": report_path, "cutouts": len(store),
-                    "kept": int(len(store.kept())), "warnings": report["warnings"], "skipped": True}  # fmt: skip
+                    "kept": int(len(store.kept())), "warnings": report["warnings"],
+                    "skipped": True}  # fmt: skip
 
     data = read_json(masks_json)
     meta = load_rpc_categories(masks_json)
@@ -103,14 +104,16 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
     for w in warnings:
         logger.warning(w)
 
-    jobs = [(os.path.join(image_root, r["file_name"]), a["segmentation"]) for r, a in zip(records, anns)]
+    jobs = [(os.path.join(image_root, r["file_name"]), a["segmentation"])
+            for r, a in zip(records, anns)]  # fmt: skip
     cutouts = imap_tasks(_cutout_task, jobs, workers)
 
     def items():
         for r, rgba in tqdm(zip(records, cutouts), total=len(records), desc="cut-outs"):
             if rgba is None:
-                raise UserError(f"cannot read image {os.path.join(image_root, r['file_name'])} "
-                                 f"(image_id {r['image_id']}) while writing the cut-outs")  # fmt: skip
+                path = os.path.join(image_root, r["file_name"])
+                raise UserError(f"cannot read image {path} (image_id {r['image_id']}) while "
+                                "writing the cut-outs")  # fmt: skip
             yield r, rgba
 
     info = {"theta": theta, "signature": signature, "masks_file": os.path.abspath(masks_json)}

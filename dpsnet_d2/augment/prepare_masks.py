@@ -7,7 +7,10 @@ Outputs, in ``out`` (the dataset's folder unless told otherwise)::
     <json stem>_masks.json      the dataset's JSON with every annotation's ``segmentation`` a COCO
                                 RLE (pycocotools, ``counts`` as a string) and ``area`` its pixels
     cutouts_work/coarse.json    step 1: coarse masks (RLE) and their confidence, per annotation id
+                                (``grabcut.json`` with ``--method grabcut``)
     cutouts_work/saliency.pth   step 2: the saliency network and its training log
+    step 3 (refinement) writes the masks file; where the network finds nothing in a box, the
+    coarse mask is kept.
 
 Resuming: every output records a signature of its inputs and settings; a step whose output exists
 with the same signature is skipped, any other is computed again from scratch. Every file is
@@ -73,8 +76,8 @@ class MaskSettings:
 
     def saliency_key(self) -> Dict:
         """The settings that change the trained network."""
-        return {k: getattr(self, k) for k in (
-            "min_confidence", "input_size", "margin", "steps", "batch_size", "max_train", "seed")}  # fmt: skip
+        keys = ("min_confidence", "input_size", "margin", "steps", "batch_size", "max_train", "seed")
+        return {k: getattr(self, k) for k in keys}
 
 
 def masks_file(json_file: str, out: str) -> str:
@@ -146,8 +149,8 @@ def _tasks(json_file: str, image_root: str):
             raise UserError(
                 f"{json_file}: annotations (id={ann['id']}): image file {path} does not exist"
             )
-        tasks.append({"ann_id": ann["id"], "image_id": im["id"], "path": path,
-                      "box": ann["bbox"], "height": im["height"], "width": im["width"]})  # fmt: skip
+        tasks.append({"ann_id": ann["id"], "image_id": im["id"], "path": path, "box": ann["bbox"],
+                      "height": im["height"], "width": im["width"]})  # fmt: skip
     return data, tasks
 
 
@@ -171,7 +174,10 @@ def _coarse_task(args):
     image, warning = read_image(task)
     if image is None:
         return task["ann_id"], None, 0.0, warning
-    m = grabcut_mask(image, task["box"]) if method == "grabcut" else coarse_mask(image, task["box"], params)
+    if method == "grabcut":
+        m = grabcut_mask(image, task["box"])
+    else:
+        m = coarse_mask(image, task["box"], params)
     return task["ann_id"], encode_rle(m), coarse_confidence(m, task["box"]), None
 
 
@@ -217,9 +223,11 @@ def _step_saliency(tasks, coarse, path, signature, s: MaskSettings, workers):
     num_confident = len(confident)
     rng = np.random.default_rng(s.seed)
     if len(confident) > s.max_train:
-        confident = [confident[i] for i in sorted(rng.choice(len(confident), s.max_train, replace=False))]
+        picked = sorted(rng.choice(len(confident), s.max_train, replace=False))
+        confident = [confident[i] for i in picked]
     jobs = [(t, masks[str(t["ann_id"])]["rle"], s.input_size, s.margin) for t in confident]
-    pairs = list(tqdm(imap_tasks(_train_task, jobs, workers), total=len(jobs), desc="training crops"))
+    pairs = list(tqdm(imap_tasks(_train_task, jobs, workers), total=len(jobs),
+                      desc="training crops"))  # fmt: skip
     bar = tqdm(total=s.steps, desc="saliency training")
 
     def progress(step, loss):
@@ -254,7 +262,7 @@ def _refine_task(args):
     return encode_rle(m) if m.any() else None
 
 
-def _step_refine(tasks, coarse, state, s: MaskSettings, workers, batch=64):
+def _step_refine(tasks, coarse, state, s: MaskSettings, workers, batch=256):
     """Final masks {ann_id str: rle} from the trained network (only where step 1 had an image);
     where the network finds nothing in the box, the coarse mask is kept. Returns (masks, number
     of such fallbacks)."""
@@ -268,7 +276,8 @@ def _step_refine(tasks, coarse, state, s: MaskSettings, workers, batch=64):
     bar = tqdm(total=len(todo), desc="saliency refinement")
     for i in range(0, len(todo), batch):
         chunk = todo[i : i + batch]
-        prepared = list(imap_tasks(_prepare_task, [(t, s.input_size, s.margin) for t in chunk], workers))
+        jobs = [(t, s.input_size, s.margin) for t in chunk]
+        prepared = list(imap_tasks(_prepare_task, jobs, workers))
         probs = predict_saliency(model, np.stack([p[0] for p in prepared]), s.device)
         jobs = [(t, p, w) for t, p, (_, w) in zip(chunk, probs, prepared)]
         for t, rle in zip(chunk, imap_tasks(_refine_task, jobs, workers)):
@@ -279,7 +288,8 @@ def _step_refine(tasks, coarse, state, s: MaskSettings, workers, batch=64):
         bar.update(len(chunk))
     bar.close()
     if fallbacks:
-        logger.info(f"saliency refinement: {fallbacks} empty network masks replaced by the coarse ones")
+        logger.info(f"saliency refinement: {fallbacks} empty network masks replaced by the "
+                    "coarse ones")  # fmt: skip
     return out, fallbacks
 
 

@@ -23,7 +23,8 @@ def _tile(image: np.ndarray) -> np.ndarray:
     """Fit an image (h x w x 3 BGR) into a TILE x TILE grey square."""
     h, w = image.shape[:2]
     s = TILE / max(h, w)
-    small = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     out = np.full((TILE, TILE, 3), 90, np.uint8)
     y, x = (TILE - small.shape[0]) // 2, (TILE - small.shape[1]) // 2
     out[y : y + small.shape[0], x : x + small.shape[1]] = small
@@ -96,10 +97,12 @@ def make_cutouts_preview(out: str, image_root: str, path: str, num_skus: int = 4
     for g in range(2):
         for c, text in enumerate(cols):
             x = g * (4 * TILE + 10) + c * TILE + 6
-            cv2.putText(header, text, (x, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+            cv2.putText(header, text, (x, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                        cv2.LINE_AA)  # fmt: skip
     grid = np.concatenate([header] + rows, axis=0)
     ext = os.path.splitext(path)[1].lower()
-    ok, buf = cv2.imencode(ext, grid, [cv2.IMWRITE_JPEG_QUALITY, 88] if ext in (".jpg", ".jpeg") else [])
+    params = [cv2.IMWRITE_JPEG_QUALITY, 88] if ext in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, grid, params)
     if not ok:
         raise ValueError(f"cannot encode a preview as {ext!r} ({path})")
     atomic_write_bytes(path, buf.tobytes())

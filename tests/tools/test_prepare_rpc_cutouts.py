@@ -32,16 +32,28 @@ def dataset(tiny_set, tmp_path):
     return path
 
 
-def _masks(load_tool, dataset, out, *extra):
-    return load_tool("prepare_rpc").main(["masks", dataset, "--out", out, *FAST, *extra])
+def _masks(run_tool, dataset, out, *extra):
+    """(exit status, stdout, stderr) of ``prepare_rpc.py masks``."""
+    return run_tool("prepare_rpc", ["masks", dataset, "--out", out, *FAST, *extra])
 
 
-def test_masks_then_prune(load_tool, dataset, tmp_path, capsys):
+def _prune(run_tool, dataset, out, *extra):
+    return run_tool("prepare_rpc", ["prune", dataset, "--out", out, "--workers", "1", *extra])
+
+
+def _summary(stdout):
+    """The JSON summary a sub-command prints."""
+    return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+
+
+def test_masks_then_prune(run_tool, dataset, tmp_path):
     from detectron2.data.datasets import load_coco_json
 
     out = str(tmp_path / "out")
-    assert _masks(load_tool, dataset, out, "--method", "coarse") == 0  # an untrained net finds little
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # coarse masks: a network trained for 2 steps finds little
+    code, stdout, _ = _masks(run_tool, dataset, out, "--method", "coarse")
+    assert code == 0
+    summary = _summary(stdout)
     assert summary["annotations"] == 8 and summary["written"] + summary["skipped"] == 8
     assert summary["written"] >= 6
     masks = os.path.join(out, "instances_train2019_masks.json")
@@ -50,9 +62,9 @@ def test_masks_then_prune(load_tool, dataset, tmp_path, capsys):
     assert all(isinstance(d["annotations"][0]["segmentation"], dict) for d in dicts)
 
     preview = str(tmp_path / "preview.jpg")
-    argv = ["prune", dataset, "--out", out, "--workers", "1", "--preview", preview]
-    assert load_tool("prepare_rpc").main(argv) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-2])
+    code, stdout, _ = _prune(run_tool, dataset, out, "--preview", preview)
+    assert code == 0 and f"preview: {preview}" in stdout
+    summary = _summary(stdout)
     picture = cv2.imread(preview)
     assert picture is not None and picture.shape[1] > 8 * 100
     store = CutoutStore(os.path.join(out, "cutouts"))
@@ -67,19 +79,19 @@ def test_masks_then_prune(load_tool, dataset, tmp_path, capsys):
         report = json.load(f)
     assert report["theta"] == 0.45 and sum(r["images"] for r in report["skus"]) == len(store)
     # a second run skips both steps
-    assert load_tool("prepare_rpc").main(["prune", dataset, "--out", out, "--workers", "1"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped"] is True
+    code, stdout, _ = _prune(run_tool, dataset, out)
+    assert code == 0 and _summary(stdout)["skipped"] is True
 
 
-def test_resumes_after_a_kill_between_steps(load_tool, dataset, tmp_path, monkeypatch, capsys):
+def test_resumes_after_a_kill_between_steps(run_tool, dataset, tmp_path, monkeypatch):
     out = str(tmp_path / "out")
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(prepare_masks, "train_saliency", killed)
-    with pytest.raises(KeyboardInterrupt):
-        _masks(load_tool, dataset, out)
+    code, _, err = _masks(run_tool, dataset, out)
+    assert code == 130 and "interrupted" in err
     work = os.path.join(out, "cutouts_work")
     assert os.listdir(work) == ["coarse.json"]  # step 1 complete, nothing of step 2
     assert not os.path.exists(os.path.join(out, "instances_train2019_masks.json"))
@@ -89,14 +101,15 @@ def test_resumes_after_a_kill_between_steps(load_tool, dataset, tmp_path, monkey
         raise AssertionError("the finished coarse step ran again")
 
     monkeypatch.setattr(prepare_masks, "coarse_mask", no_recompute)
-    assert _masks(load_tool, dataset, out) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    code, stdout, _ = _masks(run_tool, dataset, out)
+    assert code == 0
+    summary = _summary(stdout)
     assert summary["annotations"] == 8 and 1 <= summary["confident"] <= 8
     assert summary["trained_on"] == min(4, summary["confident"])
     assert sorted(os.listdir(work)) == ["coarse.json", "saliency.pth"]
     assert os.path.isfile(os.path.join(out, "instances_train2019_masks.json"))
     # changed settings redo the network but still not the coarse step
-    assert _masks(load_tool, dataset, out, "--min-confidence", "0.5") == 0
+    assert _masks(run_tool, dataset, out, "--min-confidence", "0.5")[0] == 0
 
 
 def _edit(dataset, fn):
@@ -126,17 +139,19 @@ def test_box_outside_image_stops(run_tool, dataset, tmp_path):
 
 
 def test_unreadable_image_and_empty_crop_are_skipped_with_a_warning(
-    load_tool, dataset, tmp_path, caplog
+    run_tool, dataset, tmp_path
 ):
     with open(os.path.join(dataset, "train2019", "sku001_view02_00.jpg"), "wb") as f:
         f.write(b"not a jpeg")
     _edit(dataset, lambda d: d["annotations"][4].update(bbox=[10, 10, 1, 30]))
     out = str(tmp_path / "out")
-    assert _masks(load_tool, dataset, out, "--method", "coarse") == 0
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    code, stdout, _ = _masks(run_tool, dataset, out, "--method", "coarse")
+    assert code == 0
+    warnings = stdout.splitlines()
     unreadable = [w for w in warnings if "sku001_view02_00.jpg" in w]
     empty = [w for w in warnings if "annotation id 5" in w]
-    assert len(unreadable) == 1 and "cannot read" in unreadable[0] and "annotation id 3" in unreadable[0]
+    assert len(unreadable) == 1 and "cannot read" in unreadable[0]
+    assert "annotation id 3" in unreadable[0]
     assert len(empty) == 1 and "empty crop" in empty[0]
     with open(os.path.join(out, "instances_train2019_masks.json")) as f:
         masks = json.load(f)
@@ -144,15 +159,16 @@ def test_unreadable_image_and_empty_crop_are_skipped_with_a_warning(
     assert {s["id"] for s in masks["info"]["cutouts_skipped"]} >= {3, 5}
 
 
-def test_sku_without_kept_view_warns(load_tool, dataset, tmp_path, caplog):
+def test_sku_without_kept_view_warns(run_tool, dataset, tmp_path):
     for v in range(4):  # every image of SKU 2 unreadable: no mask, no cut-out
         with open(os.path.join(dataset, "train2019", f"sku002_view{v:02d}_00.jpg"), "wb") as f:
             f.write(b"")
     out = str(tmp_path / "out")
-    assert _masks(load_tool, dataset, out, "--method", "coarse") == 0
-    caplog.clear()
-    assert load_tool("prepare_rpc").main(["prune", dataset, "--out", out, "--workers", "1"]) == 0
-    warnings = [r.getMessage() for r in caplog.records if "no kept view" in r.getMessage()]
+    assert _masks(run_tool, dataset, out, "--method", "coarse")[0] == 0
+    code, stdout, _ = _prune(run_tool, dataset, out)
+    assert code == 0
+    lines = [line for line in stdout.splitlines() if not line.startswith("{")]  # log, not summary
+    warnings = [line for line in lines if "no kept view" in line]
     assert len(warnings) == 1 and "sku 1" in warnings[0]
     store = CutoutStore(os.path.join(out, "cutouts"))
     assert {r["sku"] for r in store.records} == {0}
