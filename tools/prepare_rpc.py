@@ -24,6 +24,7 @@ Bad input stops with one line naming the file and a non-zero exit, before any lo
 """
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -183,7 +184,7 @@ def run_synthesize(args):
         categories = categories or os.path.join(args.true_masks, json_name("train"))
         if not os.path.isdir(args.store):
             n = build_true_mask_store(args.true_masks, args.store)
-            logging.getLogger(__name__).info(f"built {args.store}: {n} cut-outs (true masks)")
+            logging.getLogger("dpsnet_d2.prepare_rpc").info(f"built {args.store}: {n} cut-outs (true masks)")
     if args.num == 0 and args.true_masks:
         print(json.dumps({"store": args.store, "scenes": 0}))
         return
@@ -297,7 +298,7 @@ def run_train_render(args):
     )  # fmt: skip
     paths_a = list_domain_images(args.domain_a, args.domain_a_images)
     paths_b = list_domain_images(args.domain_b, args.domain_b_images)
-    logging.getLogger(__name__).info(
+    logging.getLogger("dpsnet_d2.prepare_rpc").info(
         f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}"
     )
     final = train_cyclegan(
