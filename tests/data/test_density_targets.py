@@ -145,3 +145,19 @@ def test_supercategory_without_metadata_names_the_dataset():
         density_channel_map(_cfg("supercategory", train=(name,)))
     with pytest.raises(ValueError, match="CHANNEL_MODE"):
         density_channel_map(_cfg("per-pixel"))
+
+
+def test_supercategory_map_of_synthesized_scenes_comes_from_the_other_datasets():
+    name = "dpsnet_test_density_supercategories_val"
+    if name not in DatasetCatalog.list():
+        DatasetCatalog.register(name, list)
+        MetadataCatalog.get(name).set(
+            thing_classes=["a", "b", "c"], supercategories=["drink", "food"],
+            thing_class_to_supercategory=[0, 0, 1],
+        )
+    cfg = _cfg("supercategory", train=("synth_scenes",))
+    cfg.DATASETS.TEST = (name,)
+    assert density_channel_map(cfg) == (2, [0, 0, 1])
+    cfg.DATASETS.TEST = ()
+    with pytest.raises(ValueError, match="synth_scenes"):
+        density_channel_map(cfg)

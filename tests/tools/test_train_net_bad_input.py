@@ -134,3 +134,19 @@ def test_bad_input_stops_before_training(case, run_tool, launched, rpc_copy, tin
     assert_clear_error(code, err, *fragments)
     assert launched == []
     assert not (tmp_path / "out").exists()
+
+
+def test_dataset_flag_registers_a_set_of_ones_own(run_tool, launched, rpc_copy, tiny_rcnn_opts,
+                                                   tmp_path):
+    opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)
+    opts[opts.index("DATASETS.TRAIN") + 1] = "('my_offline_set',)"
+    flag = ["--dataset", "my_offline_set", str(rpc_copy / "instances_train2019.json"),
+            str(rpc_copy / "train2019")]
+    code, _, err = run_tool("train_net", ["--config-file", BASE, *flag, *opts], "cli")
+    assert code == 0 and len(launched) == 1, err
+    assert MetadataCatalog.get("my_offline_set").json_file == str(
+        rpc_copy / "instances_train2019.json")
+    flag[2] = str(rpc_copy / "missing.json")
+    code, _, err = run_tool("train_net", ["--config-file", BASE, *flag, *opts], "cli")
+    assert_clear_error(code, err, "missing.json")
+    assert len(launched) == 1

@@ -19,8 +19,9 @@ def density_channel_map(cfg) -> Tuple[int, List[int]]:
     * "agnostic": every class -> channel 0, C = 1;
     * "category": class k -> channel k, C = K (``MODEL.ROI_HEADS.NUM_CLASSES``);
     * "supercategory": class k -> metadata ``thing_class_to_supercategory[k]`` and
-      C = ``len(supercategories)``, read from the training datasets (``DATASETS.TEST`` when
-      there are none); every dataset read must carry the same map.
+      C = ``len(supercategories)``, read from the training datasets that have class metadata
+      (``DATASETS.TEST`` when none has, e.g. ``("synth_scenes",)`` alone); every dataset read
+      must carry the same map.
 
     Returns:
         (C, class_to_channel): int and a list of K ints in [0, C).
@@ -35,7 +36,14 @@ def density_channel_map(cfg) -> Tuple[int, List[int]]:
         raise ValueError(
             f"MODEL.DENSITY_HEAD.CHANNEL_MODE={mode!r}; choose agnostic, category or supercategory"
         )
-    names = list(cfg.DATASETS.TRAIN) or list(cfg.DATASETS.TEST)
+    # a training dataset without any class metadata (the synth_scenes pseudo-dataset, pasted
+    # from a cut-out store) takes its map from the other datasets
+    train = list(cfg.DATASETS.TRAIN)
+    described = [
+        n for n in train
+        if any(MetadataCatalog.get(n).get(k, None) for k in ("thing_classes", "supercategories"))
+    ]
+    names = described or list(cfg.DATASETS.TEST) or train
     if not names:
         raise ValueError("CHANNEL_MODE 'supercategory' needs a dataset in DATASETS.TRAIN or TEST")
     maps = []
