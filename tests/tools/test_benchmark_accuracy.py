@@ -1,0 +1,62 @@
+"""
+tools/benchmark_accuracy.py: every variant gets the same total number of iterations, the
+variants run the stages they name, and the table marks what is missing.
+"""
+import pytest
+
+
+def _value(argv, key):
+    return argv[argv.index(key) + 1]
+
+
+def _iterations(commands):
+    """Total training iterations of one run's commands (train_net or distill_net + eval)."""
+    train = commands[0]
+    if "--rounds" not in train:
+        return int(_value(train, "SOLVER.MAX_ITER"))
+    total = int(_value(train, "DISTILL.SOURCE_ITERS"))
+    total += int(_value(train, "--rounds")) * int(_value(train, "DISTILL.ITERS_PER_ROUND"))
+    if _value(train, "DISTILL.REFINE.ENABLED") == "True":
+        total += int(_value(train, "DISTILL.REFINE.ITERS"))
+    return total
+
+
+@pytest.mark.parametrize("preset", ["cpu", "gpu"])
+def test_every_variant_trains_the_same_total_iterations(load_tool, preset, tmp_path):
+    tool = load_tool("benchmark_accuracy")
+    p = tool.PRESETS[preset]
+    for variant in tool.VARIANTS:
+        commands, weights = tool.run_commands(variant, 0, p, "STORE", str(tmp_path / variant))
+        # the rounds split what S leaves; integer division may leave < rounds iterations unused
+        assert p["iters"] - p["rounds"] < _iterations(commands) <= p["iters"], variant
+        train = commands[0]
+        assert ("--rounds" in train) == (variant in ("c", "d", "c_super", "c_cat"))
+        assert (weights is None) == (len(commands) == 1)
+        if variant == "a":
+            assert _value(train, "MODEL.DENSITY_HEAD.ENABLED") == "False"
+        if variant == "f":
+            assert "INPUT.SYNTHESIS.CUTOUT_STORE" not in train
+        else:
+            assert _value(train, "INPUT.SYNTHESIS.CUTOUT_STORE") == "STORE"
+        if variant in ("c", "d", "c_super", "c_cat"):
+            mode = _value(train, "MODEL.DENSITY_HEAD.CHANNEL_MODE")
+            assert mode == {"c_super": "supercategory", "c_cat": "category"}.get(
+                variant, "agnostic")
+            assert _value(train, "DISTILL.REFINE.ENABLED") == str(variant == "d")
+            assert _value(commands[1], "MODEL.DENSITY_HEAD.CHANNEL_MODE") == mode
+
+
+def test_table_shows_missing_values_and_spread(load_tool):
+    tool = load_tool("benchmark_accuracy")
+    keys = [f"{m}/{k}" for m, k in tool.COLUMNS]
+    rows = [
+        {"variant": "b", "seed": s, **{k: 10.0 + s for k in keys}, "consistency": None,
+         "minutes": 2.0}
+        for s in (0, 1)
+    ]
+    text, summary = tool.table(rows, ["b", "c"])
+    b_line = next(line for line in text.splitlines() if line.startswith("| (b)"))
+    c_line = next(line for line in text.splitlines() if line.startswith("| (c)"))
+    assert "10.50 ± 0.71 %" in b_line and "| - |" in b_line  # mean ± std; no consistency
+    assert c_line.count("| -") == len(keys) + 2  # no run of (c): every cell missing
+    assert summary["b"]["sweep/mCIoU"]["mean"] == pytest.approx(10.5)
