@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "ConsistencyResult",
     "check_consistency",
+    "count_gap",
     "detection_counts",
     "rounded_counts",
     "threshold_for_round",
@@ -115,3 +116,21 @@ def check_consistency(
         )
     consistent = bool(np.array_equal(detected, density) and int(keep.sum()) >= min_boxes)
     return ConsistencyResult(consistent, keep, detected, density)
+
+
+def count_gap(results: Sequence[ConsistencyResult]) -> dict:
+    """
+    How far the two views are from agreeing over a set of images: per image, confident
+    detections minus rounded density count, summed over channels (0 on a consistent image).
+
+    Args:
+        results: the checks of the images (at least one).
+    Returns:
+        ``{"median": float, "mean": float, "within_1": float}``: median and mean gap, and the
+        fraction of images whose total counts differ by at most one object.
+    """
+    gaps = np.array([int(r.detection_counts.sum() - r.density_counts.sum()) for r in results])
+    if not len(gaps):
+        raise ValueError("count_gap needs at least one image")
+    return {"median": float(np.median(gaps)), "mean": float(gaps.mean()),
+            "within_1": float(np.mean(np.abs(gaps) <= 1))}

@@ -20,7 +20,7 @@ from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
 
 from ..data import DPSNetDatasetMapper
-from ..distill.consistency import check_consistency
+from ..distill.consistency import check_consistency, count_gap
 from ..distill.pseudo_labels import categories_from_metadata, pseudo_label_json, register_pseudo_labels
 from ..distill.refinement import paint_boxes, split_detections
 from ..distill.report import progress_png, summary_markdown
@@ -143,6 +143,7 @@ class DistillationHook(HookBase):
             "levels": {k: {"images": levels[k], "consistent": consistent[k],
                            "rate": consistent[k] / levels[k]} for k in levels},
             "pseudo_boxes": len(data["annotations"]),
+            "count_gap": count_gap(checks),
             "predict_seconds": round(predict_seconds, 2), "status": "training",
         }
         if stage.refine:
@@ -153,7 +154,9 @@ class DistillationHook(HookBase):
         write_json_atomic(os.path.join(folder, ROUND_SUMMARY), summary)
         logger.info(f"{stage.name}: {n} / {len(self.records)} target images consistent at tau "
                     f"{stage.threshold} ({100 * summary['consistency_rate']:.1f} %), "
-                    f"{summary['pseudo_boxes']} pseudo boxes")
+                    f"{summary['pseudo_boxes']} pseudo boxes; confident detections minus "
+                    f"density count per image: median {summary['count_gap']['median']:+.0f}, "
+                    f"within one object on {100 * summary['count_gap']['within_1']:.1f} %")
 
     def _write_refined(self, stage, predictions, checks, info):
         """Painted copies of the failed images with a confident box, and their labels."""

@@ -2,7 +2,12 @@
 import numpy as np
 import pytest
 
-from dpsnet_d2.distill.consistency import check_consistency, rounded_counts, threshold_for_round
+from dpsnet_d2.distill.consistency import (
+    check_consistency,
+    count_gap,
+    rounded_counts,
+    threshold_for_round,
+)
 
 AGNOSTIC = [0, 0, 0, 0]  # C = 1
 SUPER = [0, 1, 1, 2]  # C = 3: classes 1 and 2 share channel 1
@@ -66,3 +71,16 @@ def test_published_threshold_schedule():
     schedule = get_dpsnet_cfg().DISTILL.THRESHOLDS
     taus = [threshold_for_round(schedule, r) for r in range(12)]
     assert taus == [0.8] * 5 + [0.85] * 3 + [0.9] + [0.95] * 3
+
+
+def test_count_gap_summarises_how_far_the_views_are():
+    one = dict(threshold=0.5, class_to_channel=[0, 0])
+    checks = [
+        check_consistency([0.9, 0.9], [0, 1], [2.2], **one),  # agree: gap 0
+        check_consistency([0.9], [0], [3.6], **one),  # 1 detection, density 4: gap -3
+        check_consistency([0.9, 0.9, 0.2], [0, 1, 1], [1.0], **one),  # 2 vs 1: gap +1
+    ]
+    gap = count_gap(checks)
+    assert gap == {"median": 0.0, "mean": pytest.approx(-2 / 3), "within_1": pytest.approx(2 / 3)}
+    with pytest.raises(ValueError):
+        count_gap([])
