@@ -48,7 +48,7 @@ TARGET_SET = "synth_rpc_test"
 
 # T, S, rounds, refinement iterations, seeds, parallel runs, and the per-run overrides.
 PRESETS = {
-    "cpu": dict(iters=300, source_iters=200, rounds=2, refine_iters=40, seeds=[0], jobs=1,
+    "cpu": dict(iters=250, source_iters=160, rounds=2, refine_iters=30, seeds=[0], jobs=1,
                 opts=["MODEL.DEVICE", "cpu", "SOLVER.IMS_PER_BATCH", "4",
                       "DATALOADER.NUM_WORKERS", "1"]),
     "gpu": dict(iters=1500, source_iters=900, rounds=3, refine_iters=150, seeds=[0, 1, 2],
