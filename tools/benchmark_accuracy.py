@@ -65,8 +65,11 @@ DESCRIPTIONS = {
     "c_super": "(c) with C = super-categories",
     "c_cat": "(c) with C = K (per SKU)",
 }
+# (method row, metric) of the averaged rows; count_acc: share of images whose total count is
+# right, from the detections at the fixed threshold / from the counting view (density sums)
 COLUMNS = [("sweep", "cAcc"), ("fixed", "cAcc"), ("sweep", "mCIoU"), ("sweep", "ACD"),
-           ("sweep", "mCCD"), ("sweep", "mAP50"), ("sweep", "mmAP")]
+           ("fixed", "ACD"), ("sweep", "mCCD"), ("sweep", "mAP50"), ("sweep", "mmAP"),
+           ("fixed", "count_acc"), ("density", "count_acc")]
 
 
 def schedule(total, warmup_frac=0.1):
@@ -136,7 +139,7 @@ def run_one(variant, seed, p, cutouts, root, env, deadline=None):
         seconds = json.load(f)["seconds"]
     row = {f"{method}/{key}": None for method, key in COLUMNS}
     for r in report["rows"]:
-        if r["level"] == "averaged" and r["method"] in ("sweep", "fixed"):
+        if r["level"] == "averaged" and r["method"] in ("sweep", "fixed", "density"):
             for method, key in COLUMNS:
                 if r["method"] == method:
                     row[f"{method}/{key}"] = r[key]
@@ -176,7 +179,7 @@ def table(rows, variants):
         for key in keys:
             m, s = mean_std([r[key] for r in runs])
             summary[v][key] = {"mean": m, "std": s}
-            unit = "" if key in ("sweep/ACD", "sweep/mCCD", "minutes") else " %"
+            unit = "" if key.endswith(("ACD", "mCCD", "minutes")) else " %"
             cells.append("-" if m is None else (f"{m:.2f}{unit}" if len(runs) == 1 else
                                                 f"{m:.2f} ± {s:.2f}{unit}"))
         lines.append("| " + " | ".join(cells) + " |")
@@ -184,14 +187,16 @@ def table(rows, variants):
 
 
 def plot(summary, variants, path):
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, key, title in zip(axes, ("sweep/mCIoU", "sweep/ACD", "sweep/cAcc"),
-                              ("mCIoU (%) ↑", "ACD ↓", "cAcc (%) ↑")):
+    panels = [("sweep/mCIoU", "mCIoU, sweep (%) ↑"), ("fixed/ACD", "ACD, fixed ↓"),
+              ("sweep/mAP50", "mAP50 (%) ↑"), ("density/count_acc", "count acc., density (%) ↑"),
+              ("sweep/cAcc", "cAcc, sweep (%) ↑")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
+    for ax, (key, title) in zip(axes, panels):
         means = [summary[v][key]["mean"] or 0 for v in variants]
         stds = [summary[v][key]["std"] or 0 for v in variants]
         ax.bar(variants, means, yerr=stds, color="#4c72b0", capsize=3)
         ax.set_title(title)
-    fig.suptitle("DPSNet on the embedded benchmark (synth_rpc_val, sweep rows)")
+    fig.suptitle("DPSNet on the embedded benchmark (synth_rpc_val, averaged rows)")
     fig.tight_layout()
     fig.savefig(path + ".tmp.png", dpi=110)
     plt.close(fig)

@@ -60,3 +60,15 @@ def test_table_shows_missing_values_and_spread(load_tool):
     assert "10.50 ± 0.71 %" in b_line and "| - |" in b_line  # mean ± std; no consistency
     assert c_line.count("| -") == len(keys) + 2  # no run of (c): every cell missing
     assert summary["b"]["sweep/mCIoU"]["mean"] == pytest.approx(10.5)
+
+
+def test_plot_writes_a_png_with_missing_variants(load_tool, tmp_path):
+    tool = load_tool("benchmark_accuracy")
+    keys = [f"{m}/{k}" for m, k in tool.COLUMNS]
+    rows = [{"variant": "b", "seed": 0, **{k: 5.0 for k in keys}, "consistency": None,
+             "minutes": 1.0}]
+    _, summary = tool.table(rows, ["a", "b"])
+    path = str(tmp_path / "accuracy.png")
+    tool.plot(summary, ["a", "b"], path)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
