@@ -57,15 +57,20 @@ def main(args):
     return trainer.train()
 
 
-def cli(argv=None):
-    """Parse, check the run's inputs (seconds), then launch :func:`main`."""
+def argument_parser():
+    """Detectron2's ``default_argument_parser`` plus ``--debug`` and ``--dataset``."""
     parser = add_debug_flag(default_argument_parser())
     parser.add_argument(
         "--dataset", nargs=3, action="append", metavar=("NAME", "JSON", "IMAGE_ROOT"),
         help="register an RPC/COCO-style set (e.g. an offline synthesized or rendered set) "
         "under NAME for DATASETS.TRAIN / TEST; repeatable",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def cli(argv=None):
+    """Parse, check the run's inputs (seconds), then launch :func:`main`."""
+    args = argument_parser().parse_args(argv)
     if not args.config_file:
         raise UserError("--config-file is required")
     print("Command Line Args:", args)

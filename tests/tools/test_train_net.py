@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 import torch
-from detectron2.engine import DefaultTrainer, default_argument_parser
+from detectron2.engine import DefaultTrainer
 
 from dpsnet_d2 import DPSNetTrainer
 
@@ -15,7 +15,7 @@ def test_two_iterations_resume_then_eval_only(
 ):
     train_net = load_tool("train_net")
     opts = tiny_rcnn_opts(tiny_coco, tmp_path)
-    args = default_argument_parser().parse_args(
+    args = train_net.argument_parser().parse_args(
         ["--config-file", str(REPO / "configs" / "Base-DPSNet.yaml"), *opts]
     )
     train_net.main(args)
@@ -34,7 +34,7 @@ def test_two_iterations_resume_then_eval_only(
         return DefaultTrainer.train(trainer)
 
     monkeypatch.setattr(DPSNetTrainer, "train", train)
-    args = default_argument_parser().parse_args(
+    args = train_net.argument_parser().parse_args(
         ["--config-file", str(REPO / "configs" / "Base-DPSNet.yaml"), "--resume",
          *opts, "SOLVER.MAX_ITER", "3"]
     )
@@ -45,7 +45,7 @@ def test_two_iterations_resume_then_eval_only(
     assert [m["iteration"] for m in resumed] == [2]
     assert torch.load(tmp_path / "model_final.pth", weights_only=False)["iteration"] == 2
 
-    args = default_argument_parser().parse_args(
+    args = train_net.argument_parser().parse_args(
         ["--config-file", str(REPO / "configs" / "Base-DPSNet.yaml"), "--eval-only",
          *opts, "MODEL.WEIGHTS", str(tmp_path / "model_final.pth")]
     )
