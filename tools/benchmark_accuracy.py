@@ -137,12 +137,8 @@ def run_one(variant, seed, p, cutouts, root, env, deadline=None):
         report = json.load(f)
     with open(timing) as f:
         seconds = json.load(f)["seconds"]
-    row = {f"{method}/{key}": None for method, key in COLUMNS}
-    for r in report["rows"]:
-        if r["level"] == "averaged" and r["method"] in ("sweep", "fixed", "density"):
-            for method, key in COLUMNS:
-                if r["method"] == method:
-                    row[f"{method}/{key}"] = r[key]
+    averaged = {r["method"]: r for r in report["rows"] if r["level"] == "averaged"}
+    row = {f"{method}/{key}": averaged.get(method, {}).get(key) for method, key in COLUMNS}
     row["consistency"] = consistency_rate(out)
     row["minutes"] = seconds / 60
     print(f"[accuracy] {variant} seed {seed}: sweep cAcc {row['sweep/cAcc']}, mCIoU "
