@@ -239,8 +239,7 @@ def tiny_embedded_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def true_store(tiny_embedded_root, tmp_path_factory):
     """A cut-out store built from the tiny embedded set's TRUE masks (20 cut-outs, 10 SKUs)."""
-    from dpsnet_d2.augment import CutoutStore
-    from dpsnet_d2.augment.true_mask_store import build_true_mask_store
+    from dpsnet_d2.augment import CutoutStore, build_true_mask_store
 
     folder = str(tmp_path_factory.mktemp("stores") / "true")
     build_true_mask_store(tiny_embedded_root, folder)

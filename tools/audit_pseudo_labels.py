@@ -15,7 +15,7 @@ import sys
 from tabulate import tabulate
 
 from dpsnet_d2.distill.audit import audit_run
-from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
+from dpsnet_d2.utils import write_json_atomic
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_dir, check_input_file, run_cli
 
 

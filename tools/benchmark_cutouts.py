@@ -24,10 +24,10 @@ import time
 import cv2
 import numpy as np
 
-from dpsnet_d2.augment.background_removal import coarse_mask, grabcut_mask
 from dpsnet_d2.augment.cutouts import CutoutStore
-from dpsnet_d2.augment.pose_pruning import parse_view, prune_poses, unnatural_precision_recall
-from dpsnet_d2.augment.prepare_masks import (
+from dpsnet_d2.augment.cutouts.background_removal import coarse_mask, grabcut_mask
+from dpsnet_d2.augment.cutouts.pose_pruning import parse_view, prune_poses, unnatural_precision_recall
+from dpsnet_d2.augment.cutouts.prepare_masks import (
     MaskSettings,
     decode_rle,
     encode_rle,
@@ -35,9 +35,10 @@ from dpsnet_d2.augment.prepare_masks import (
     run_masks,
     work_dir,
 )
-from dpsnet_d2.augment.saliency import SaliencyNet, crop_inputs, predict_saliency, refine_masks
+from dpsnet_d2.augment.cutouts.saliency import SaliencyNet, crop_inputs, predict_saliency, refine_masks
 from dpsnet_d2.data.datasets.rpc_format import image_folder, json_name
-from dpsnet_d2.data.synthetic_rpc import MASK_DIR, train_viewpoints
+from dpsnet_d2.data.datasets.synthetic import MASK_DIR
+from dpsnet_d2.data.synthetic_rpc import train_viewpoints
 
 RPC_TRAIN_IMAGES = 53739
 RPC_SIZE = (2592, 1944)  # width, height of RPC's train photos

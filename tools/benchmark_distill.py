@@ -35,8 +35,8 @@ from dpsnet_d2.distill.consistency import check_consistency
 from dpsnet_d2.distill.pseudo_labels import categories_from_metadata, pseudo_label_json
 from dpsnet_d2.distill.targets import load_target_images, target_classes
 from dpsnet_d2.engine.distill_predict import predict_images
-from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
-from dpsnet_d2.modeling.density import density_channel_map
+from dpsnet_d2.utils import write_json_atomic
+from dpsnet_d2.density_channels import density_channel_map
 from dpsnet_d2.utils.cli import run_cli
 
 SCENES = "bench_synth_scenes"

@@ -44,7 +44,7 @@ from dpsnet_d2.augment.render import (
     render_offline_set,
 )
 from dpsnet_d2.augment.render.domains import default_image_root, read_rgb
-from dpsnet_d2.data.synthetic_rpc.compose import encode
+from dpsnet_d2.utils.images import encode
 from dpsnet_d2.utils import atomic_write_bytes
 
 THUMB = 96

@@ -26,9 +26,8 @@ import cv2
 import numpy as np
 import torch
 
-from dpsnet_d2.augment import SynthesisDatasetMapper
-from dpsnet_d2.augment.scene_synthesis import LEVELS, scene_rng
-from dpsnet_d2.augment.synthesis_data import synthesis_records
+from dpsnet_d2.augment import LEVELS, SynthesisDatasetMapper, scene_rng
+from dpsnet_d2.augment.synthesis.loader import synthesis_records
 from dpsnet_d2.config import get_dpsnet_cfg
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
@@ -144,7 +143,7 @@ def run_sizes(args):
 
 
 def run_preview(args):
-    from dpsnet_d2.augment.synthesis_preview import make_synthesis_preview
+    from dpsnet_d2.augment.synthesis.preview import make_synthesis_preview
 
     _, mapper = build_mapper(args.store, args.size, "easy", args.opts)
     make_synthesis_preview(args.out, mapper.synthesizer, args.rpc_root)

@@ -20,7 +20,8 @@ from detectron2.utils.logger import setup_logger
 from dpsnet_d2.data.datasets.rpc_format import load_rpc_json_with_metadata
 from dpsnet_d2.evaluation.rpc_coco import coco_from_dict, rpc_report
 from dpsnet_d2.evaluation.rpc_detections import detections_from_results
-from dpsnet_d2.evaluation.rpc_protocol import RPCGroundTruth, report_text, write_json_atomic
+from dpsnet_d2.evaluation.rpc_protocol import RPCGroundTruth, report_text
+from dpsnet_d2.utils import write_json_atomic
 from dpsnet_d2.utils.cli import (
     UserError,
     add_debug_flag,

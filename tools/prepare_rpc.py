@@ -93,7 +93,7 @@ def add_masks_parser(subparsers):
 
 
 def run_masks(args):
-    from dpsnet_d2.augment.prepare_masks import MaskSettings, run_masks as run
+    from dpsnet_d2.augment.cutouts.prepare_masks import MaskSettings, run_masks as run
 
     json_file, image_root = _train_set(args.dataset)
     settings = MaskSettings(method=args.method, min_confidence=args.min_confidence,
@@ -104,7 +104,7 @@ def run_masks(args):
 
 
 def add_prune_parser(subparsers):
-    from dpsnet_d2.augment.pose_pruning import DEFAULT_THETA
+    from dpsnet_d2.augment.cutouts.pose_pruning import DEFAULT_THETA
 
     p = subparsers.add_parser("prune", help="pose pruning and the cut-out store (after masks)")
     _add_cutout_args(p)
@@ -116,8 +116,8 @@ def add_prune_parser(subparsers):
 
 
 def run_prune(args):
-    from dpsnet_d2.augment.prepare_cutouts import run_prune as run
-    from dpsnet_d2.augment.prepare_masks import masks_file
+    from dpsnet_d2.augment.cutouts.prepare_cutouts import run_prune as run
+    from dpsnet_d2.augment.cutouts.prepare_masks import masks_file
 
     json_file, image_root = _train_set(args.dataset)
     out = check_output_dir(args.out or os.path.dirname(os.path.abspath(json_file)), "--out")
@@ -128,7 +128,7 @@ def run_prune(args):
         raise UserError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
     print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers)))
     if args.preview:
-        from dpsnet_d2.augment.preview import make_cutouts_preview
+        from dpsnet_d2.augment.cutouts.preview import make_cutouts_preview
 
         print(f"preview: {make_cutouts_preview(out, image_root, args.preview)}")
 
@@ -175,8 +175,8 @@ def add_synthesize_parser(subparsers):
 
 
 def run_synthesize(args):
-    from dpsnet_d2.augment.synthesis_export import export_synthesized_set
-    from dpsnet_d2.augment.true_mask_store import build_true_mask_store
+    from dpsnet_d2.augment import build_true_mask_store
+    from dpsnet_d2.augment.synthesis.export import export_synthesized_set
     from dpsnet_d2.data.datasets.rpc_format import json_name
 
     categories = args.categories

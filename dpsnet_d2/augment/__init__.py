@@ -1,30 +1,32 @@
 """
-The paper's source side: from single products on a turntable to checkout-like training scenes.
+The paper's source side: from single products on a turntable to checkout-like training scenes,
+one subpackage per stage (see docs/method.md):
 
-Background removal (coarse masks) -> saliency refinement -> pose pruning -> cut-out store ->
-checkout scene synthesis (and its dataset mapper) -> render (CycleGAN). See docs/method.md.
+* :mod:`.cutouts` - background removal (coarse masks) -> saliency refinement -> pose pruning ->
+  the cut-out store;
+* :mod:`.synthesis` - checkout scene synthesis, its dataset mapper and loader, offline export;
+* :mod:`.render` - the CycleGAN that moves synthesized scenes toward the checkout look.
+
+The names the tools and tests use most are re-exported here.
 """
-from .cutouts import CutoutStore, write_cutout_store
-from .scene_synthesis import SceneSynthesizer, SynthesizedScene, compose_scene, scene_rng
-from .synthesis_data import (
+from .cutouts import CutoutStore, build_true_mask_store, write_cutout_store
+from .synthesis import (
+    LEVELS,
     SYNTH_SCENES,
+    SceneSynthesizer,
+    SynthesisDatasetMapper,
+    SynthesizedScene,
+    build_scene_synthesizer,
     build_synthesis_train_loader,
+    compose_scene,
     mixed_train_dicts,
+    scene_rng,
     uses_synthesis,
 )
-from .synthesis_mapper import SynthesisDatasetMapper, build_scene_synthesizer
 
 __all__ = [
-    "CutoutStore",
-    "SYNTH_SCENES",
-    "SceneSynthesizer",
-    "SynthesisDatasetMapper",
-    "SynthesizedScene",
-    "build_scene_synthesizer",
-    "build_synthesis_train_loader",
-    "compose_scene",
-    "mixed_train_dicts",
-    "scene_rng",
-    "uses_synthesis",
+    "CutoutStore", "LEVELS", "SYNTH_SCENES", "SceneSynthesizer", "SynthesisDatasetMapper",
+    "SynthesizedScene", "build_scene_synthesizer", "build_synthesis_train_loader",
+    "build_true_mask_store", "compose_scene", "mixed_train_dicts", "scene_rng", "uses_synthesis",
     "write_cutout_store",
-]
+]  # fmt: skip

@@ -14,7 +14,7 @@ import torch
 from detectron2.config import configurable
 from detectron2.structures import Boxes
 
-from ..modeling.density.channels import density_channel_map
+from ..density_channels import density_channel_map
 
 __all__ = [
     "DensityTargetGenerator",

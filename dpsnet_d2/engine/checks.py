@@ -17,8 +17,8 @@ import zipfile
 import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from ..augment.cutouts import CutoutStore
-from ..augment.synthesis_data import SYNTH_SCENES
+from ..augment.cutouts.store import CutoutStore
+from ..augment.synthesis.loader import SYNTH_SCENES
 from ..utils.cli import UserError, check_input_file, check_output_dir
 
 __all__ = [

@@ -25,9 +25,8 @@ from ..distill.pseudo_labels import categories_from_metadata, pseudo_label_json,
 from ..distill.refinement import paint_boxes, split_detections
 from ..distill.report import progress_png, summary_markdown
 from ..distill.targets import load_target_images, target_classes
-from ..evaluation.rpc_protocol import write_json_atomic
-from ..modeling.density import density_channel_map
-from ..utils import atomic_write_bytes
+from ..density_channels import density_channel_map
+from ..utils import atomic_write_bytes, read_json, write_json_atomic
 from .distill_predict import predict_images
 from .distill_trainer import MixedBatches, batch_split, distill_stages
 
@@ -40,11 +39,6 @@ PSEUDO_LABELS = "pseudo_labels.json"
 REFINED_LABELS = "refined_labels.json"
 ROUND_SUMMARY = "round_summary.json"
 REFINED_IMAGES = "images"
-
-
-def _read_json(path):
-    with open(path, "rb") as f:
-        return json.loads(f.read())
 
 
 class DistillationHook(HookBase):
@@ -94,7 +88,7 @@ class DistillationHook(HookBase):
         if self.trainer.iter < self.trainer.max_iter or not comm.is_main_process():
             return
         paths = [os.path.join(self.stage_dir(s), ROUND_SUMMARY) for s in self.stages]
-        summaries = [_read_json(p) for p in paths if os.path.isfile(p)]
+        summaries = [read_json(p) for p in paths if os.path.isfile(p)]
         atomic_write_bytes(os.path.join(self.output_dir, "distill_summary.md"),
                            summary_markdown(summaries).encode())
         atomic_write_bytes(os.path.join(self.output_dir, "distill_progress.png"),
@@ -196,7 +190,7 @@ class DistillationHook(HookBase):
             path = os.path.join(folder, file_name)
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"{path} is missing: cannot resume inside {stage.name}")
-            if _read_json(path)["annotations"]:
+            if read_json(path)["annotations"]:
                 name = f"distill_{stage.name}_{os.path.splitext(file_name)[0]}"
                 names.append(register_pseudo_labels(name, path, image_root))
         trainer, cfg = self.trainer, self.cfg
@@ -232,7 +226,7 @@ class DistillationHook(HookBase):
                 results = {d.EVAL_DATASETS[0]: results}
         if comm.is_main_process():
             path = os.path.join(folder, ROUND_SUMMARY)
-            summary = _read_json(path)
+            summary = read_json(path)
             summary.update(status="finished", train_seconds=round(train_seconds, 2),
                            eval=json.loads(json.dumps(results)) if results else None)
             write_json_atomic(path, summary)

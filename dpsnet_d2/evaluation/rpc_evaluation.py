@@ -21,15 +21,11 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
-from .rpc_coco import coco_from_dict, coco_results, rpc_report
 from ..utils.cli import UserError
+from ..utils.file_io import write_json_atomic
+from .rpc_coco import coco_from_dict, coco_results, rpc_report
 from .rpc_detections import detections_from_predictions
-from .rpc_protocol import (
-    RPCGroundTruth,
-    report_metrics,
-    report_text,
-    write_json_atomic,
-)
+from .rpc_protocol import RPCGroundTruth, report_metrics, report_text
 
 __all__ = ["RPCEvaluator"]
 

@@ -15,7 +15,6 @@ official tool; images without a level appear only in "averaged"):
 Metrics are defined in :mod:`.rpc_metrics`. Percentages (cAcc, mCIoU, mAP50, mmAP, count acc) are
 in %, as on the leaderboard; ACD and mCCD are plain numbers.
 """
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +22,11 @@ from tabulate import tabulate
 
 from ..data.datasets.rpc_format import RPC_LEVELS
 from ..utils.cli import UserError
-from ..utils.file_io import atomic_write_bytes
 from .rpc_metrics import CountTable, official_sweep
 
 __all__ = [
     "AVERAGED", "COLUMNS", "RPCGroundTruth", "Detections", "evaluate_counts",
-    "build_report", "report_table", "report_text", "report_metrics", "write_json_atomic",
+    "build_report", "report_table", "report_text", "report_metrics",
 ]
 
 AVERAGED = "averaged"
@@ -286,8 +284,3 @@ def report_metrics(report):
             if row[key] is not None:
                 flat[f"{level}/{key}"] = float(row[key])
     return flat
-
-
-def write_json_atomic(path, obj):
-    """Write ``obj`` as JSON to ``path`` atomically (:func:`dpsnet_d2.utils.atomic_write_bytes`)."""
-    atomic_write_bytes(path, json.dumps(obj).encode())  # dumps uses the C encoder, dump does not

@@ -26,6 +26,7 @@ naming the option or file; :func:`int_at_least` is an argparse ``type`` for coun
 import argparse
 import json
 import os
+import reprlib
 import sys
 import tempfile
 
@@ -198,11 +199,20 @@ def check_output_file(path, what, suffixes=()):
     return os.path.abspath(path)
 
 
-def read_json(path, error=FileFormatError):
+def read_json(path, error=FileFormatError, *, object_only=False):
     """
     Parse the JSON file ``path``. Any failure raises ``error(path, where, reason)`` (default
-    :class:`FileFormatError`), e.g. ``"x.json: line 3 column 5: invalid JSON (Expecting ',')"``.
+    :class:`FileFormatError`), e.g. ``"x.json: line 3 column 5: invalid JSON (Expecting ',')"``;
+    with ``object_only`` a top level that is not a JSON object is one too.
     """
+    data = _parse_json(path, error)
+    if object_only and type(data) is not dict:
+        shown = f"{type(data).__name__} {reprlib.repr(data)}"
+        raise error(path, "top level", f"must be a JSON object, got {shown}")
+    return data
+
+
+def _parse_json(path, error):
     try:
         with open(path, "rb") as f:
             return json.loads(f.read())

@@ -9,7 +9,7 @@ from detectron2.data.transforms import HFlipTransform, ResizeTransform
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data import DensityTargetGenerator
-from dpsnet_d2.modeling.density import density_channel_map
+from dpsnet_d2.density_channels import density_channel_map
 from dpsnet_d2.data.density_targets import SIGMA_PER_HALF_SIDE
 
 

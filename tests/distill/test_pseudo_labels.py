@@ -12,7 +12,7 @@ from dpsnet_d2.distill.pseudo_labels import (
     register_pseudo_labels,
 )
 from dpsnet_d2.distill.targets import TargetError, load_target_images
-from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
+from dpsnet_d2.utils import write_json_atomic
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def _labels(rank, opts, port, world, out):
     from dpsnet_d2.distill.pseudo_labels import categories_from_metadata, pseudo_label_json
     from dpsnet_d2.distill.targets import load_target_images, target_classes
     from dpsnet_d2.engine.distill_predict import predict_images
-    from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
+    from dpsnet_d2.utils import write_json_atomic
 
     torch.set_num_threads(1)
     if world > 1:

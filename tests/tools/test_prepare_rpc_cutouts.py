@@ -6,7 +6,7 @@ import shutil
 import cv2
 import pytest
 
-from dpsnet_d2.augment import prepare_masks
+from dpsnet_d2.augment.cutouts import prepare_masks
 from dpsnet_d2.augment.cutouts import CutoutStore
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
 

@@ -6,7 +6,7 @@ import numpy as np
 import pycocotools.mask as mask_util
 import pytest
 
-from dpsnet_d2.augment import synthesis_export
+from dpsnet_d2.augment.synthesis import export as synthesis_export
 from dpsnet_d2.data.datasets.rpc_format import load_rpc_json
 
 SCENE_ARGS = ["--size", "128", "--reference-size", "128", "--num", "6", "--seed", "3"]

@@ -1,8 +1,9 @@
-"""atomic_write_bytes: the whole file or nothing, with the usual permissions."""
+"""Atomic writes (a file, a folder): the whole thing or nothing, with the usual permissions."""
 import os
 
 import pytest
 
+import dpsnet_d2.utils.file_io as file_io
 from dpsnet_d2.utils import atomic_write_bytes
 
 
@@ -70,3 +71,23 @@ def test_trainer_checkpoints_appear_whole_or_not_at_all(tiny_dpsnet_cfg, tmp_pat
     # reading and the other path operations are the wrapped manager's
     assert trainer.checkpointer.has_checkpoint()
     assert trainer.checkpointer.get_checkpoint_file().endswith("model_final.pth")
+
+
+def test_failed_final_rename_restores_the_old_set(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if os.path.basename(src).startswith(".out.tmp-"):  # the new set moving into place
+            raise OSError("disk gone")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(file_io.os, "replace", replace)
+    with pytest.raises(OSError, match="disk gone"):
+        with file_io.atomic_output_dir(str(out), overwrite=True) as tmp:
+            with open(os.path.join(tmp, "new.txt"), "w") as f:
+                f.write("new")
+    assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "old"
+    assert os.listdir(tmp_path) == ["out"]  # no .out.old-* or .out.tmp-* left behind

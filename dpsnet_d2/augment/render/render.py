@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from dpsnet_d2.data.synthetic_rpc.compose import encode
-from dpsnet_d2.data.synthetic_rpc.writer import atomic_output_dir
+from dpsnet_d2.utils.file_io import atomic_output_dir
+from dpsnet_d2.utils.images import encode
 
 from .checkpoint import load_renderer
 from .domains import (

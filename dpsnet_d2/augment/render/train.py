@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from dpsnet_d2.data.synthetic_rpc.compose import encode
 from dpsnet_d2.utils import atomic_write_bytes
+from dpsnet_d2.utils.images import encode
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .domains import CropDataset, read_rgb

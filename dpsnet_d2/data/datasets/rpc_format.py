@@ -26,6 +26,7 @@ from tqdm import tqdm
 from detectron2.data import MetadataCatalog
 from detectron2.structures import BoxMode
 
+from ...utils.cli import read_json
 from .rpc_records import (
     INT,
     STR,
@@ -34,7 +35,6 @@ from .rpc_records import (
     find_list,
     float_array,
     gc_paused,
-    read_json,
 )
 
 __all__ = [
@@ -126,7 +126,10 @@ def load_rpc_categories(json_file):
             categories = find_list(m, b'"categories"')
     except (OSError, ValueError):
         categories = None
-    data = {"categories": categories} if categories is not None else read_json(json_file)
+    if categories is not None:
+        data = {"categories": categories}
+    else:
+        data = read_json(json_file, RPCFormatError, object_only=True)
     return _category_metadata(json_file, data)
 
 
@@ -200,7 +203,7 @@ def load_rpc_json_with_metadata(json_file, image_root, check_files=False):
     """
     start = time.perf_counter()
     with gc_paused():
-        data = read_json(json_file)
+        data = read_json(json_file, RPCFormatError, object_only=True)
         meta = _category_metadata(json_file, data)
         images, image_fields = _load_images(json_file, data, image_root, check_files)
         annotations, image_index = _load_annotations(json_file, data, image_fields, meta)

@@ -15,7 +15,6 @@ from operator import itemgetter
 import numpy as np
 
 from ...utils.cli import FileFormatError
-from ...utils.cli import read_json as read_json_file
 
 __all__ = [
     "DICT",
@@ -28,7 +27,6 @@ __all__ = [
     "find_list",
     "float_array",
     "gc_paused",
-    "read_json",
     "show",
 ]
 
@@ -164,14 +162,6 @@ def _as_float(value):
 def show(value):
     """A short description of a JSON value for error messages."""
     return f"{type(value).__name__} {reprlib.repr(value)}"
-
-
-def read_json(json_file):
-    """Parse ``json_file`` into a dict; any failure is an RPCFormatError naming the file."""
-    data = read_json_file(json_file, error=RPCFormatError)
-    if type(data) is not dict:
-        raise RPCFormatError(json_file, "top level", f"must be a JSON object, got {show(data)}")
-    return data
 
 
 def find_list(buffer, key):

@@ -5,7 +5,11 @@ dataset (see rpc.py), written by ``tools/make_synthetic_rpc.py`` to
 """
 from .rpc import register_rpc_splits
 
-__all__ = ["register_synthetic_rpc"]
+__all__ = ["MASK_DIR", "register_synthetic_rpc"]
+
+# The embedded set's sidecar folder of true train masks (``<stem>.png``, uint8 0/255), beside
+# ``train2019/``; real RPC has none.
+MASK_DIR = "train2019_masks"
 
 
 def register_synthetic_rpc(root):

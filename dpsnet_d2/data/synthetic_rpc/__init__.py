@@ -7,7 +7,8 @@ runs anywhere (no download), in RPC's official layout and JSON schema.
 * :mod:`.artwork` - a product's printed faces and outline;
 * :mod:`.render_product` - a product seen from a viewpoint (natural to edge-on);
 * :mod:`.turntable` - train images: one product on a turntable in a studio (+ true mask);
-* :mod:`.checkout` - val/test scenes per level: stacked products, clutter, uneven light;
+* :mod:`.checkout` - val/test scenes per level (:mod:`dpsnet_d2.data.datasets.rpc_levels`):
+  stacked products, clutter, uneven light;
 * :mod:`.clutter`, :mod:`.compose` - non-product items and compositing helpers;
 * :mod:`.writer` - layout, JSON schema, atomic writing; :mod:`.generate` - the whole dataset;
 * :mod:`.preview` - a grid of train vs test images.
@@ -16,17 +17,13 @@ Command line: ``tools/make_synthetic_rpc.py``. Registration as ``synth_rpc_{trai
 done by :mod:`dpsnet_d2.data.datasets.synthetic`.
 """
 
-from .checkout import LEVEL_SPECS, RPC_LEVEL_MEANS, render_checkout_image, sample_scene_plan
+from .checkout import render_checkout_image
 from .generate import SynthConfig, generate_synthetic_rpc, render_checkout, render_train
 from .preview import make_preview
 from .products import ProductSpec, make_catalogue
 from .render_product import Viewpoint, render_view, train_viewpoints
-from .writer import MASK_DIR
 
 __all__ = [
-    "LEVEL_SPECS",
-    "RPC_LEVEL_MEANS",
-    "MASK_DIR",
     "ProductSpec",
     "SynthConfig",
     "Viewpoint",
@@ -37,6 +34,5 @@ __all__ = [
     "render_checkout_image",
     "render_train",
     "render_view",
-    "sample_scene_plan",
     "train_viewpoints",
 ]

@@ -4,20 +4,14 @@ Checkout scenes (val/test) of the synthetic RPC: many products on a counter, see
 Shapes: S x S is the image (S = ``size``); images are float32 RGB in [0, 1] until encoded.
 
 **Levels.** Per image, the number of distinct SKUs (categories) and of products (items) are drawn
-from :data:`LEVEL_SPECS`, chosen so the means match RPC's (docs/method.md §1) within the synthesis
-rules' ranges:
-
-=======  ===================  ===============  ==================  ============
-level    categories           mean (RPC)       items               mean (RPC)
-=======  ===================  ===============  ==================  ============
-easy     3-4                  3.8 (3.8)        4-10, uniform       7.0 (7)
-medium   5-7                  6.3 (6.3)        10-15               11.95 (12)
-hard     8-10                 8.9 (8.9)        15-20               17.0 (17)
-=======  ===================  ===============  ==================  ============
+from :data:`~dpsnet_d2.data.datasets.rpc_levels.LEVEL_SPECS` (shared with the method's scene
+synthesis; its table gives the ranges and means), chosen so the means match RPC's
+(docs/method.md §1) within the synthesis rules' ranges.
 
 Every chosen SKU appears at least once; categories are capped at the catalogue size (a catalogue
 of fewer SKUs than a level asks for gives fewer categories, never fewer items).
-:func:`sample_scene_plan` draws a scene's SKUs without rendering it.
+:func:`~dpsnet_d2.data.datasets.rpc_levels.sample_scene_plan` draws a scene's SKUs without
+rendering it.
 
 **Scene.** A counter (a white-ish board with stains and grain, often a dark counter edge on one
 side) with 2-5 non-product clutter items (:mod:`.clutter`) under the products. Products take
@@ -39,61 +33,19 @@ a colour cast, a gamma change, blur and sensor noise, and stronger JPEG compress
 the visible outline.
 """
 
-from dataclasses import dataclass
-from typing import Tuple
-
 import cv2
 import numpy as np
 
+from ...utils.images import mask_box
+from ..datasets.rpc_levels import sample_scene_plan
 from .clutter import draw_clutter
-from .compose import cast_shadow, grain, mask_box, paste, resize_sprite, smooth_field, smooth_noise
+from .compose import cast_shadow, grain, paste, resize_sprite, smooth_field, smooth_noise
 from .render_product import natural_viewpoint, render_view
 
-__all__ = ["LEVEL_SPECS", "LevelSpec", "RPC_LEVEL_MEANS", "sample_scene_plan", "render_checkout_image"]
-
-# RPC's per-image means (objects, categories) of val+test by level (docs/method.md §1).
-RPC_LEVEL_MEANS = {"easy": (7.0, 3.8), "medium": (12.0, 6.3), "hard": (17.0, 8.9)}
-
-
-@dataclass(frozen=True)
-class LevelSpec:
-    """Distributions of a level: ``categories`` / ``items`` values with their probabilities."""
-
-    categories: Tuple[int, ...]
-    category_probs: Tuple[float, ...]
-    items: Tuple[int, ...]
-    item_probs: Tuple[float, ...]
-
-
-LEVEL_SPECS = {
-    "easy": LevelSpec((3, 4), (0.2, 0.8), tuple(range(4, 11)), (1 / 7,) * 7),
-    "medium": LevelSpec(
-        (5, 6, 7), (0.2, 0.3, 0.5), tuple(range(10, 16)), (0.25, 0.2, 0.2, 0.15, 0.1, 0.1)
-    ),
-    "hard": LevelSpec(
-        (8, 9, 10), (0.3, 0.5, 0.2), tuple(range(15, 21)), (0.2, 0.25, 0.2, 0.15, 0.1, 0.1)
-    ),
-}
+__all__ = ["render_checkout_image"]
 
 # Pixels per centimetre of the checkout scenes for an image side of 1 pixel.
 CHECKOUT_PX_PER_CM = 1.0 / 85.0
-
-
-def sample_scene_plan(level: str, num_skus: int, rng):
-    """
-    The SKUs of one scene of ``level``.
-
-    Returns:
-        int64 array (items,) of 0-based catalogue indices, in stacking order (first at the bottom).
-    """
-    if level not in LEVEL_SPECS:
-        raise ValueError(f"unknown level {level!r}; expected one of {sorted(LEVEL_SPECS)}")
-    spec = LEVEL_SPECS[level]
-    num_cat = min(int(rng.choice(spec.categories, p=spec.category_probs)), num_skus)
-    num_items = int(rng.choice(spec.items, p=spec.item_probs))
-    skus = rng.choice(num_skus, size=num_cat, replace=False)
-    extra = rng.choice(skus, size=num_items - num_cat, replace=True)
-    return rng.permutation(np.concatenate([skus, extra]))
 
 
 def _counter(rng, S: int):

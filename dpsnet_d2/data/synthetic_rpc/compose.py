@@ -1,5 +1,6 @@
 """
-Image-composition helpers shared by the turntable and checkout renderers.
+Image-composition helpers shared by the turntable and checkout renderers (a mask's box and image
+encoding are in :mod:`dpsnet_d2.utils.images`).
 
 Shapes: S x S (or H x W) canvases are float32 RGB in [0, 1]; sprites are premultiplied RGB
 (h x w x 3) with an alpha (h x w), as returned by :func:`render_product.render_view`.
@@ -20,8 +21,6 @@ __all__ = [
     "resize_sprite",
     "cast_shadow",
     "paste",
-    "mask_box",
-    "encode",
 ]
 
 # OpenCV drawing in the renderers: anti-aliased, with SHIFT fractional bits in fixed-point
@@ -129,37 +128,3 @@ def paste(canvas, rgb, alpha, x0: int, y0: int):
     region = canvas[y0 : y0 + h, x0 : x0 + w]
     region *= (1.0 - alpha)[..., None]
     region += rgb
-
-
-def mask_box(mask):
-    """
-    Tight box of a boolean mask (H x W).
-
-    Returns:
-        [x, y, w, h] in integer pixels (pixel-edge convention), or None if the mask is empty.
-    """
-    rows, cols = np.any(mask, axis=1), np.any(mask, axis=0)
-    if not rows.any():
-        return None
-    y0, y1 = np.flatnonzero(rows)[[0, -1]]
-    x0, x1 = np.flatnonzero(cols)[[0, -1]]
-    return [int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)]
-
-
-def encode(image_rgb, ext: str, quality: int = 90) -> bytes:
-    """Encode an H x W x 3 RGB float [0, 1] or uint8 image (or H x W uint8 mask) as ``ext``
-    (".jpg" / ".png") bytes; deterministic for the same input."""
-    img = image_rgb
-    if img.dtype != np.uint8:
-        img = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
-    if img.ndim == 3:
-        img = np.ascontiguousarray(img[..., ::-1])
-    params = (
-        [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-        if ext == ".jpg"
-        else [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    )
-    ok, buf = cv2.imencode(ext, img, params)
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode a {img.shape} image as {ext}")
-    return buf.tobytes()

@@ -26,14 +26,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ...utils.file_io import atomic_output_dir
+from ...utils.images import encode
 from ...version import __version__
 from ..datasets.rpc_format import RPC_LEVELS, RPC_SPLITS, image_folder, json_name
+from ..datasets.synthetic import MASK_DIR
 from .checkout import render_checkout_image
-from .compose import encode
 from .products import make_catalogue
 from .render_product import train_viewpoints
 from .turntable import jitter_view, render_train_image
-from .writer import MASK_DIR, atomic_output_dir, build_checkout_json, build_train_json, write_json
+from .writer import build_checkout_json, build_train_json, write_json
 
 __all__ = [
     "SynthConfig",

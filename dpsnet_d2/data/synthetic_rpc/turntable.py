@@ -16,17 +16,8 @@ Scale: the product is drawn at ``0.6 * S / 27`` pixels per centimetre (the talle
 import cv2
 import numpy as np
 
-from .compose import (
-    AA,
-    SHIFT,
-    cast_shadow,
-    grain,
-    mask_box,
-    paste,
-    resize_sprite,
-    smooth_field,
-    smooth_noise,
-)
+from ...utils.images import mask_box
+from .compose import AA, SHIFT, cast_shadow, grain, paste, resize_sprite, smooth_field, smooth_noise
 from .render_product import Viewpoint, render_view
 
 __all__ = ["TRAIN_PX_PER_CM", "render_train_image", "jitter_view"]

@@ -24,27 +24,19 @@ Mask sidecar: ``train2019_masks/<stem>.png`` for every train image ``<stem>.jpg`
 the image's size, 255 on the product. It exists for evaluating background removal and for tests;
 the method itself never reads it.
 
-Atomic write: everything is built in a temporary folder beside ``--out`` and moved into place with
+Atomic write (:func:`dpsnet_d2.utils.file_io.atomic_output_dir`): everything is built in a temporary folder beside ``--out`` and moved into place with
 ``os.replace`` at the end; on any error the temporary folder is removed and nothing is left at
 ``--out`` (or, when overwriting, the old set is left there). An existing ``--out`` is refused
 unless ``overwrite=True``.
 """
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 
 __all__ = [
-    "MASK_DIR",
-    "atomic_output_dir",
     "build_train_json",
     "build_checkout_json",
     "write_json",
 ]
-
-MASK_DIR = "train2019_masks"
 
 
 def _categories(catalogue):
@@ -137,42 +129,3 @@ def write_json(path: str, data) -> None:
     """Write ``data`` as compact JSON (deterministic key order as built)."""
     with open(path, "w") as f:
         json.dump(data, f, separators=(",", ":"))
-
-
-@contextlib.contextmanager
-def atomic_output_dir(out: str, *, overwrite: bool = False):
-    """
-    Yield a fresh temporary folder beside ``out``; on success it replaces ``out``, on error it is
-    removed (``out`` is untouched either way until the final rename). If that rename fails, an
-    existing ``out`` is moved back into place before the error is raised.
-
-    Raises:
-        FileExistsError: ``out`` exists and ``overwrite`` is False.
-    """
-    out = os.path.abspath(out)
-    if os.path.lexists(out) and not overwrite:
-        raise FileExistsError(
-            f"{out} already exists; pass --overwrite (overwrite=True) to replace it"
-        )
-    parent, base = os.path.split(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        if os.path.lexists(out):
-            trash = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
-            old = os.path.join(trash, base)
-            os.replace(out, old)
-            try:
-                os.replace(tmp, out)
-            except BaseException:
-                os.replace(old, out)  # put the old set back before re-raising
-                os.rmdir(trash)
-                raise
-            shutil.rmtree(trash)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)

@@ -18,7 +18,7 @@ from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.utils.events import get_event_storage
 from detectron2.utils.registry import Registry
 
-from .channels import density_channel_map
+from ...density_channels import density_channel_map
 from .losses import density_l2_loss, pad_density_targets
 
 __all__ = ["DENSITY_HEAD_REGISTRY", "build_density_head", "StandardDensityHead"]

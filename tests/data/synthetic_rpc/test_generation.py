@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import dpsnet_d2.data.synthetic_rpc.generate as generate
-import dpsnet_d2.data.synthetic_rpc.writer as writer
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc, render_train
 
 
@@ -67,26 +66,6 @@ def test_existing_out_refused_then_overwritten(tiny_cfg, tmp_path):
     generate_synthetic_rpc(str(out), tiny_cfg, workers=1, overwrite=True, progress=False)
     assert not (out / "keep.txt").exists() and (out / "instances_train2019.json").is_file()
     assert sorted(os.listdir(tmp_path)) == ["out"]
-
-
-def test_failed_final_rename_restores_the_old_set(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("old")
-    real_replace = os.replace
-
-    def replace(src, dst):
-        if os.path.basename(src).startswith(".out.tmp-"):  # the new set moving into place
-            raise OSError("disk gone")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(writer.os, "replace", replace)
-    with pytest.raises(OSError, match="disk gone"):
-        with writer.atomic_output_dir(str(out), overwrite=True) as tmp:
-            with open(os.path.join(tmp, "new.txt"), "w") as f:
-                f.write("new")
-    assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "old"
-    assert os.listdir(tmp_path) == ["out"]  # no .out.old-* or .out.tmp-* left behind
 
 
 def test_size_scales_everything():

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from dpsnet_d2.data.synthetic_rpc import LEVEL_SPECS, RPC_LEVEL_MEANS, sample_scene_plan
+from dpsnet_d2.data.datasets.rpc_levels import LEVEL_SPECS, RPC_LEVEL_MEANS, sample_scene_plan
 
 
 @pytest.mark.parametrize("split", ["val", "test"])

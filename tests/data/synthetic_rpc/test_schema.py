@@ -13,7 +13,8 @@ from dpsnet_d2.data.datasets.rpc_format import (
     image_folder,
     json_name,
 )
-from dpsnet_d2.data.synthetic_rpc import LEVEL_SPECS, MASK_DIR
+from dpsnet_d2.data.datasets.rpc_levels import LEVEL_SPECS
+from dpsnet_d2.data.datasets.synthetic import MASK_DIR
 
 
 def _load(root, split):

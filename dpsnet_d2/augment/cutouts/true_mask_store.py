@@ -12,10 +12,10 @@ import os
 import cv2
 import numpy as np
 
-from ..data.datasets.rpc_format import image_folder, json_name, load_rpc_json_with_metadata
-from ..data.synthetic_rpc.compose import mask_box
-from ..data.synthetic_rpc.writer import MASK_DIR
-from .cutouts import write_cutout_store
+from ...data.datasets.rpc_format import image_folder, json_name, load_rpc_json_with_metadata
+from ...data.datasets.synthetic import MASK_DIR
+from ...utils.images import mask_box
+from .store import write_cutout_store
 
 __all__ = ["build_true_mask_store"]
 

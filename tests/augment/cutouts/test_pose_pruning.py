@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dpsnet_d2.augment.pose_pruning import (
+from dpsnet_d2.augment.cutouts.pose_pruning import (
     parse_view,
     prune_poses,
     pruning_report,

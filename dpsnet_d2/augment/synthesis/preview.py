@@ -2,11 +2,14 @@
 A preview of checkout scene synthesis: cut-outs -> synthesized easy / medium / hard scenes with
 their boxes -> real checkout scenes of an RPC-format set, one titled row each.
 """
+import os
+
 import numpy as np
 
-from ..data.synthetic_rpc.compose import encode
-from ..data.synthetic_rpc.preview import _from_disk, _section
-from ..utils import atomic_write_bytes
+from ...data.datasets.rpc_format import image_folder, json_name
+from ...utils import atomic_write_bytes
+from ...utils.images import encode
+from ...utils.preview_grid import read_samples, titled_section
 from .scene_synthesis import LEVELS, SceneSynthesizer, scene_rng
 
 __all__ = ["make_synthesis_preview"]
@@ -41,12 +44,13 @@ def make_synthesis_preview(path: str, synthesizer: SceneSynthesizer, rpc_root: s
         boxes = [[x0, y0, x1 - x0, y1 - y0] for x0, y0, x1, y1 in s.boxes.tolist()]
         scenes.append((s.image, boxes, s.classes.tolist(), f"{level}: {len(boxes)} items"))
     split = "val"
-    real = _from_disk(rpc_root, split, cols, spread=True)
+    real = read_samples(os.path.join(rpc_root, json_name(split)),
+                        os.path.join(rpc_root, image_folder(split)), cols, spread=True)
     grid = np.vstack([
-        _section("CUT-OUTS (the store: RGBA, alpha = mask)", cutouts, cols, thumb),
-        _section("SYNTHESIZED checkout scenes: easy / medium / hard, visible boxes", scenes,
+        titled_section("CUT-OUTS (the store: RGBA, alpha = mask)", cutouts, cols, thumb),
+        titled_section("SYNTHESIZED checkout scenes: easy / medium / hard, visible boxes", scenes,
                  cols, thumb),
-        _section("REAL checkout scenes of the embedded set (val, for comparison)", real, cols,
+        titled_section("REAL checkout scenes of the embedded set (val, for comparison)", real, cols,
                  thumb),
     ])
     atomic_write_bytes(path, encode(grid, ".jpg", quality=85))

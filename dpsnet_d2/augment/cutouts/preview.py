@@ -9,8 +9,8 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from ..utils.file_io import atomic_write_bytes
-from .cutouts import CutoutStore
+from ...utils.file_io import atomic_write_bytes
+from .store import CutoutStore
 from .prepare_masks import decode_rle
 
 __all__ = ["make_cutouts_preview"]

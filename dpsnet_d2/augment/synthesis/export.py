@@ -1,6 +1,6 @@
 """
 An offline set of synthesized checkout scenes in RPC / COCO format (the published work wrote its
-scenes to disk once; training normally composes them on the fly, :mod:`.synthesis_mapper`).
+scenes to disk once; training normally composes them on the fly, :mod:`.mapper`).
 
 Layout under ``out`` (RPC's train layout, so ``register_rpc_splits(out, ...)`` registers it)::
 
@@ -25,9 +25,9 @@ import numpy as np
 import pycocotools.mask as mask_util
 from tqdm import tqdm
 
-from ..data.datasets.rpc_format import image_folder, json_name, load_rpc_categories
-from ..utils import atomic_write_bytes
-from .cutouts import CutoutStore
+from ...data.datasets.rpc_format import image_folder, json_name, load_rpc_categories
+from ...utils import atomic_write_bytes
+from ..cutouts.store import CutoutStore
 from .scene_synthesis import SceneSynthesizer, scene_rng
 
 __all__ = ["export_synthesized_set", "SPLIT"]

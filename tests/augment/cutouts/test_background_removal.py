@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from dpsnet_d2.augment.background_removal import (
+from dpsnet_d2.augment.cutouts.background_removal import (
     coarse_confidence,
     coarse_mask,
     crop_window,

@@ -1,6 +1,6 @@
 """
 SynthesisDatasetMapper: DPSNet's dataset mapper that composes a fresh checkout scene for every
-synthesized sample (records of the ``synth_scenes`` pseudo-dataset, see :mod:`.synthesis_data`)
+synthesized sample (records of the ``synth_scenes`` pseudo-dataset, see :mod:`.loader`)
 and maps every other record as :class:`DPSNetDatasetMapper` does.
 """
 import copy
@@ -13,8 +13,8 @@ from detectron2.config import configurable
 from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
-from ..data import DPSNetDatasetMapper
-from .cutouts import CutoutStore
+from ...data import DPSNetDatasetMapper
+from ..cutouts.store import CutoutStore
 from .scene_synthesis import SceneSynthesizer, scene_rng
 
 __all__ = ["SynthesisDatasetMapper", "build_scene_synthesizer", "SYNTHESIS_KEY"]
@@ -51,7 +51,7 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
 
     * A dict holding ``"synthesis_index": k`` gets a scene composed by the synthesizer with the
       generator ``scene_rng(seed, k)`` (the same k gives the same scene; the training loader of
-      :mod:`.synthesis_data` gives each sample of each epoch its own k). The scene is composed
+      :mod:`.loader` gives each sample of each epoch its own k). The scene is composed
       at the input size: a leading ``ResizeShortestEdge`` picks its short side from that
       generator instead of resampling the image. Then the other D2 augmentations (e.g. flip,
       drawing from the worker's global random state as for any dataset),

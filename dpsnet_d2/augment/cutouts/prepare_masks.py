@@ -35,11 +35,11 @@ import pycocotools.mask as mask_util
 import torch
 from tqdm import tqdm
 
-from ..data.datasets.rpc_format import load_rpc_json
-from ..data.datasets.rpc_records import read_json
-from ..utils.cli import UserError
-from ..utils.file_io import atomic_write_bytes
-from ..utils.parallel import imap_tasks
+from ...data.datasets.rpc_format import load_rpc_json
+from ...data.datasets.rpc_records import RPCFormatError
+from ...utils.cli import UserError, read_json
+from ...utils.file_io import atomic_write_bytes
+from ...utils.parallel import imap_tasks
 from .background_removal import CoarseMaskParams, coarse_confidence, coarse_mask, grabcut_mask
 from .saliency import crop_inputs, predict_saliency, refine_masks, train_saliency
 
@@ -139,7 +139,7 @@ def _tasks(json_file: str, image_root: str):
     """Check the dataset (loader checks, then every image file exists) and list one task per
     annotation: dict ``ann_id, image_id, path, box, height, width``."""
     load_rpc_json(json_file, image_root)  # every record checked (boxes inside images, ...)
-    data = read_json(json_file)
+    data = read_json(json_file, RPCFormatError, object_only=True)
     images = {im["id"]: im for im in data["images"]}
     tasks = []
     for ann in data["annotations"]:

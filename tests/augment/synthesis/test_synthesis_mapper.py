@@ -5,7 +5,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from dpsnet_d2 import DPSNetTrainer
 from dpsnet_d2.augment import SynthesisDatasetMapper, mixed_train_dicts
-from dpsnet_d2.augment.synthesis_data import EpochMappedDataset, EpochTrainingSampler
+from dpsnet_d2.augment.synthesis.loader import EpochMappedDataset, EpochTrainingSampler
 from dpsnet_d2.data.datasets import register_rpc_splits
 from dpsnet_d2.engine.trainer import build_train_mapper
 

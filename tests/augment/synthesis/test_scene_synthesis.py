@@ -6,7 +6,7 @@ import pytest
 
 from dpsnet_d2.augment import SceneSynthesizer, compose_scene, scene_rng
 from dpsnet_d2.augment.cutouts import CutoutStore, write_cutout_store
-from dpsnet_d2.augment.scene_synthesis import LEVEL_SPECS, LEVELS, plain_counter
+from dpsnet_d2.augment.synthesis.scene_synthesis import LEVEL_SPECS, LEVELS, plain_counter
 
 SIZE = 128  # the tiny set's image side: scale ranges are given for it
 
@@ -47,9 +47,9 @@ def test_visible_fraction_is_measured_on_each_items_own_mask(true_store):
     cutouts = [true_store.get(i) for i in range(18)]
     out = compose_scene(plain_counter(rng, SIZE, SIZE), cutouts, rng, scale_range=(0.6, 0.9),
                         with_masks=True)
-    assert len(out["boxes"]) >= 10
-    fraction = out["masks"].sum(axis=(1, 2)) / out["full"]
-    np.testing.assert_allclose(fraction, out["visible"], rtol=1e-6)
+    assert len(out.boxes) >= 10
+    fraction = out.masks.sum(axis=(1, 2)) / out.full
+    np.testing.assert_allclose(fraction, out.visible, rtol=1e-6)
     assert (fraction >= 0.5).all()
 
 
@@ -59,7 +59,7 @@ def test_box_iou_rule_keeps_pasted_boxes_apart(true_store):
         rng = scene_rng(seed, 1)
         cutouts = [true_store.get(int(i)) for i in rng.integers(0, len(true_store), 16)]
         out = compose_scene(synth.background(rng), cutouts, rng, rule="box_iou", with_masks=True)
-        whole = out["whole_boxes"]
+        whole = out.whole_boxes
         assert len(whole) >= 8
         for j in range(1, len(whole)):
             x0 = np.maximum(whole[j, :2], whole[:j, :2])
@@ -67,7 +67,7 @@ def test_box_iou_rule_keeps_pasted_boxes_apart(true_store):
             inter = np.prod(np.clip(x1 - x0, 0, None), axis=1)
             area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
             assert (inter / (area(whole[j]) + area(whole[:j]) - inter) <= 0.5 + 1e-6).all()
-        assert (out["visible"] >= 0.5).all()  # the too hidden are not annotated
+        assert (out.visible >= 0.5).all()  # the too hidden are not annotated
 
 
 def test_same_seed_same_scene_other_index_other_scene(true_store):
@@ -122,8 +122,8 @@ def test_cutout_larger_than_the_scene_is_shrunk_and_logged(true_store, caplog):
     big[20:280, 30:170] = (200, 30, 30, 255)
     rng = np.random.default_rng(0)
     out = compose_scene(plain_counter(rng, 64, 64), [big], rng, scale_range=(1.0, 1.0))
-    assert out["shrunk"] >= 1 and len(out["boxes"]) == 1
-    assert (out["boxes"][0, 2:] <= 64).all()
+    assert out.shrunk >= 1 and len(out.boxes) == 1
+    assert (out.boxes[0, 2:] <= 64).all()
     synth = _synth(true_store, scale_range=(1.9, 2.0), level_weights=(1, 0, 0))
     with caplog.at_level(logging.WARNING):
         for i in range(4):

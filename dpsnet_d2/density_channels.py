@@ -3,7 +3,8 @@ The counting view's channels: which density channel each class is counted in.
 
 C = 1 ("agnostic", every product one class, the published default), C = number of
 super-categories ("supercategory") or C = K ("category", one channel per SKU). The head reads C
-from here, the dataset mappers the class -> channel map, the consistency check both.
+from here, the dataset mappers the class -> channel map, the consistency check both. A neutral
+module: :mod:`dpsnet_d2.modeling` and :mod:`dpsnet_d2.data` both import it, not each other.
 """
 from typing import List, Tuple
 

@@ -28,33 +28,31 @@ A scene is drawn in four steps:
 4. **Annotations** from the final label map: each item's box is tight to its visible pixels, its
    mask is its visible pixels; items with less than ``drop_below`` visible are not annotated.
 
+Steps 1-2 and the background are :class:`SceneSynthesizer`'s; steps 3-4 are
+:func:`~.compose.compose_scene`'s (returning the typed :class:`~.compose.SynthesizedScene`).
+
 Backgrounds: photos of the empty counter from a folder (resized so the short side is
 ``canvas_size`` or the size asked for), else one of 32 generated plain counters of that side
 (the same 32 in every process).
 """
 import glob
 import logging
-import math
 import os
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from detectron2.data.transforms import ResizeShortestEdge
 
-from ..data.synthetic_rpc.checkout import LEVEL_SPECS, sample_scene_plan
-from ..data.synthetic_rpc.compose import mask_box
+from ...data.datasets.rpc_levels import LEVEL_SPECS, sample_scene_plan
+from .compose import RULES, SynthesizedScene, compose_scene
 
-__all__ = ["LEVELS", "LEVEL_SPECS", "SceneSynthesizer", "SynthesizedScene", "compose_scene",
-           "plain_counter", "scene_rng"]
+__all__ = ["LEVELS", "LEVEL_SPECS", "SceneSynthesizer", "plain_counter", "scene_rng"]
 
 logger = logging.getLogger(__name__)
 
 # The synthesis levels, in the order of the level weights.
 LEVELS = ("easy", "medium", "hard")
-# Visibility rules of the placement.
-RULES = ("mask", "box_iou")
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # Generated counters per scene size, drawn once per process (a counter costs more than a scene).
 _COUNTER_POOL = 32
@@ -63,30 +61,6 @@ _COUNTER_POOL = 32
 def scene_rng(seed: int, index: int) -> np.random.Generator:
     """The random generator of scene ``index`` under ``seed`` (independent streams per index)."""
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(index)])
-
-
-@dataclass
-class SynthesizedScene:
-    """
-    One synthesized scene.
-
-    Attributes:
-        image: H x W x 3 uint8 RGB.
-        boxes: N x 4 float32 XYXY (pixel edges), tight to each item's visible pixels.
-        classes: (N,) int64 contiguous class ids (the store's ``sku``).
-        visible: (N,) float32 visible fraction of each item.
-        cutouts: (N,) int64 store indices of the items.
-        masks: N x H x W bool visible masks, or None when not asked for.
-        level: "easy", "medium" or "hard".
-    """
-
-    image: np.ndarray
-    boxes: np.ndarray
-    classes: np.ndarray
-    visible: np.ndarray
-    cutouts: np.ndarray
-    masks: Optional[np.ndarray]
-    level: str
 
 
 def plain_counter(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -106,161 +80,6 @@ def plain_counter(rng: np.random.Generator, height: int, width: int) -> np.ndarr
               (slice(0, edge), slice(None)), (slice(height - edge, None), slice(None))][side]
         img[sl] = colour
     return img
-
-
-def _transform_cutout(rgba: np.ndarray, angle: float, scale: float):
-    """
-    Rotate (counter-clockwise, degrees) and scale a cut-out on an expanded canvas.
-
-    Returns:
-        rgb h' x w' x 3 uint8, mask h' x w' bool and the same mask as uint8 0/1 (h' x w' the
-        rotated, scaled cut-out's bounding rectangle); None if it vanished.
-    """
-    h, w = rgba.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, scale)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(math.ceil(w * cos + h * sin)), int(math.ceil(w * sin + h * cos))
-    m[0, 2] += nw / 2.0 - w / 2.0
-    m[1, 2] += nh / 2.0 - h / 2.0
-    out = cv2.warpAffine(rgba, m, (max(nw, 1), max(nh, 1)), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    mask = out[..., 3] >= 128
-    if not mask.any():
-        return None
-    return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB), mask, mask.view(np.uint8)
-
-
-def _covered(region: np.ndarray, mask_u8: np.ndarray, n: int) -> np.ndarray:
-    """
-    Pixels of items 1..n of the label-map ``region`` (h x w uint8) under ``mask_u8`` (h x w,
-    0/1): (n,) int64, the visible pixels of each earlier item that a paste there would hide.
-    """
-    hist = cv2.calcHist([region], [0], mask_u8, [n + 1], [0, n + 1])
-    return hist.reshape(-1)[1:].astype(np.int64)
-
-
-def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one XYXY box (4,) with M XYXY boxes (M x 4) -> (M,)."""
-    if not len(boxes):
-        return np.zeros(0)
-    wh = np.clip(np.minimum(box[2:], boxes[:, 2:]) - np.maximum(box[:2], boxes[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / (area(box) + area(boxes) - inter)
-
-
-def compose_scene(
-    background: np.ndarray,
-    cutouts: Sequence[np.ndarray],
-    rng: np.random.Generator,
-    *,
-    scale_range: Tuple[float, float] = (0.4, 0.7),
-    rule: str = "mask",
-    min_visible: float = 0.5,
-    max_iou: float = 0.5,
-    drop_below: float = 0.5,
-    max_tries: int = 40,
-    with_masks: bool = False,
-):
-    """
-    Paste ``cutouts`` (in order, each on top of the earlier ones) onto ``background``.
-
-    Args:
-        background: H x W x 3 uint8 RGB (not modified).
-        cutouts: h x w x 4 uint8 RGBA each (alpha 0 / 255).
-        rng: the random generator (rotation, scale, positions).
-        scale_range: (lo, hi), each item's scale is uniform in it (cut-out pixels -> scene).
-        rule, min_visible, max_iou, drop_below, max_tries: see the module docstring.
-        with_masks: also return the visible masks.
-    Returns:
-        dict with "image" H x W x 3 uint8, "boxes" N x 4 float32 XYXY, "items" (N,) int64 index
-        into ``cutouts`` of each annotated item, "visible" (N,) float32 visible fraction, "full"
-        (N,) int64 whole-mask pixels, "masks" N x H x W bool (or None), "whole_boxes" (rule
-        "box_iou": M x 4 XYXY of every pasted item's whole mask, in paste order, else None),
-        "skipped" the number of cut-outs that found no place, "shrunk" the number of times one
-        was scaled down to fit inside the scene.
-    """
-    if rule not in RULES:
-        raise ValueError(f"visibility rule {rule!r}; choose one of {RULES}")
-    image = background.copy()
-    H, W = image.shape[:2]
-    if len(cutouts) > 254:
-        raise ValueError(f"{len(cutouts)} cut-outs in one scene; at most 254")
-    label = np.zeros((H, W), np.uint8)  # 0: counter, j + 1: item j on top
-    full: List[int] = []
-    visible: List[int] = []
-    placed: List[Tuple[int, int, int, int]] = []  # x0, y0, w, h of item j's paste
-    src: List[int] = []
-    skipped = shrunk = 0
-    shrink_every = max(1, max_tries // 4)
-    whole: List[Tuple[int, int, int, int]] = []  # rule "box_iou": XYXY of each pasted mask
-    for k, rgba in enumerate(cutouts):
-        angle = rng.uniform(0.0, 360.0)
-        scale = rng.uniform(*scale_range)
-        item, pos, tight = None, None, None
-        for t in range(max_tries):
-            if item is None or (t and t % shrink_every == 0):
-                item = _transform_cutout(rgba, angle, scale * 0.85 ** (t // shrink_every))
-                while item is not None and (item[1].shape[0] > H or item[1].shape[1] > W):
-                    scale *= 0.98 * min(H / item[1].shape[0], W / item[1].shape[1])
-                    item = _transform_cutout(rgba, angle, scale * 0.85 ** (t // shrink_every))
-                    shrunk += 1
-                if item is None:  # scaled to nothing
-                    break
-                if rule == "box_iou":
-                    x, y, bw, bh = mask_box(item[1])
-                    tight = np.asarray([x, y, x + bw, y + bh], np.float64)
-            h, w = item[1].shape
-            x0, y0 = int(rng.integers(0, W - w + 1)), int(rng.integers(0, H - h + 1))
-            if rule == "box_iou":
-                box = tight + (x0, y0, x0, y0)
-                ok = bool(np.all(_box_iou(box, np.asarray(whole, np.float64)) <= max_iou))
-                covered = None
-            else:
-                covered = _covered(label[y0 : y0 + h, x0 : x0 + w], item[2], len(full))
-                ok = all(v - c >= min_visible * f for v, c, f in zip(visible, covered, full))
-            if ok:
-                pos = (x0, y0, covered)
-                break
-        if pos is None:
-            skipped += 1
-            continue
-        x0, y0, covered = pos
-        rgb, mask, mask_u8 = item
-        h, w = mask.shape
-        if covered is None:
-            covered = _covered(label[y0 : y0 + h, x0 : x0 + w], mask_u8, len(full))
-            whole.append(tuple(tight + (x0, y0, x0, y0)))
-        visible = [v - int(c) for v, c in zip(visible, covered)]
-        n = int(mask.sum())
-        full.append(n)
-        visible.append(n)
-        cv2.copyTo(rgb, mask_u8, image[y0 : y0 + h, x0 : x0 + w])
-        label[y0 : y0 + h, x0 : x0 + w][mask] = len(full)
-        placed.append((x0, y0, w, h))
-        src.append(k)
-
-    keep = [j for j in range(len(full)) if visible[j] >= drop_below * full[j] and visible[j] > 0]
-    boxes = np.zeros((len(keep), 4), np.float32)
-    masks = np.zeros((len(keep), H, W), bool) if with_masks else None
-    for i, j in enumerate(keep):
-        x0, y0, w, h = placed[j]
-        vis = label[y0 : y0 + h, x0 : x0 + w] == j + 1
-        x, y, bw, bh = mask_box(vis)
-        boxes[i] = (x0 + x, y0 + y, x0 + x + bw, y0 + y + bh)
-        if with_masks:
-            masks[i, y0 : y0 + h, x0 : x0 + w] = vis
-    return {
-        "image": image,
-        "boxes": boxes,
-        "items": np.asarray([src[j] for j in keep], np.int64),
-        "visible": np.asarray([visible[j] / full[j] for j in keep], np.float32),
-        "full": np.asarray([full[j] for j in keep], np.int64),
-        "masks": masks,
-        "whole_boxes": np.asarray(whole, np.float32).reshape(-1, 4) if rule == "box_iou" else None,
-        "skipped": skipped,
-        "shrunk": shrunk,
-    }
 
 
 class SceneSynthesizer:
@@ -394,22 +213,19 @@ class SceneSynthesizer:
         ids = np.asarray([rng.choice(self.by_sku[int(s)]) for s in plan], np.int64)
         background = self.background(rng, size, max_size)
         f = min(background.shape[:2]) / self.reference_size
-        out = compose_scene(
+        scene = compose_scene(
             background, [self.store.get(int(i)) for i in ids], rng,
             scale_range=(self.scale_range[0] * f, self.scale_range[1] * f), rule=self.rule,
             min_visible=self.min_visible, max_iou=self.max_iou, drop_below=self.drop_below,
-            max_tries=self.max_tries, with_masks=with_masks,
+            max_tries=self.max_tries, with_masks=with_masks, classes=plan, level=level,
         )
-        if out["skipped"] or out["shrunk"]:
+        if scene.skipped or scene.shrunk:
             if not self.skipped:
                 logger.warning(
-                    f"[SceneSynthesizer] a {level} scene: {out['skipped']} cut-out(s) found no "
-                    f"place, {out['shrunk']} shrunk to fit the {background.shape[:2]} scene; "
+                    f"[SceneSynthesizer] a {level} scene: {scene.skipped} cut-out(s) found no "
+                    f"place, {scene.shrunk} shrunk to fit the {background.shape[:2]} scene; "
                     "further cases are counted in .skipped without a log line"
                 )
-            self.skipped += out["skipped"] + out["shrunk"]
-        items = ids[out["items"]]
-        return SynthesizedScene(
-            image=out["image"], boxes=out["boxes"], classes=plan[out["items"]],
-            visible=out["visible"], cutouts=items, masks=out["masks"], level=level,
-        )
+            self.skipped += scene.skipped + scene.shrunk
+        scene.cutouts = ids[scene.cutouts]  # list positions -> store indices
+        return scene

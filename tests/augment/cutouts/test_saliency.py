@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from dpsnet_d2.augment.saliency import (
+from dpsnet_d2.augment.cutouts.saliency import (
     SaliencyNet,
     crop_inputs,
     predict_saliency,

@@ -3,7 +3,7 @@ Synthesized scenes as training data that mixes with ordinary datasets in one loa
 
 * ``synth_scenes`` is a pseudo-dataset name: put it in ``DATASETS.TRAIN`` beside ordinary
   datasets (e.g. ``("synth_scenes", "synth_rpc_train")``). Its records are lightweight
-  ``{"synthesis_index": i, ...}`` dicts; :class:`~.synthesis_mapper.SynthesisDatasetMapper`
+  ``{"synthesis_index": i, ...}`` dicts; :class:`~.mapper.SynthesisDatasetMapper`
   composes scene i when it maps one.
 * Ratio: with ordinary records present, ``synth_scenes`` gets ``round(R / (1 - R) x
   #ordinary)`` records (R = ``INPUT.SYNTHESIS.RATIO``), so a uniform sampler draws a synthesized
@@ -26,8 +26,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_tra
 from detectron2.data import get_detection_dataset_dicts
 from detectron2.data.samplers import TrainingSampler
 
-from .cutouts import CutoutStore
-from .synthesis_mapper import SYNTHESIS_KEY
+from ..cutouts.store import CutoutStore
+from .mapper import SYNTHESIS_KEY
 
 __all__ = [
     "SYNTH_SCENES",

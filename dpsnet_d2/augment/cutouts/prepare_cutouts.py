@@ -1,6 +1,6 @@
 """
 The ``prune`` step of ``tools/prepare_rpc.py``: pose pruning on the final masks, then the cut-out
-store (:mod:`.cutouts`) with every view, kept and pruned, and a per-SKU report.
+store (:mod:`.store`) with every view, kept and pruned, and a per-SKU report.
 
 Outputs, in ``out``::
 
@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..data.datasets.rpc_format import load_rpc_categories
-from ..data.datasets.rpc_records import read_json
-from ..utils.cli import UserError
-from ..utils.file_io import atomic_write_bytes
-from ..utils.parallel import imap_tasks
-from .cutouts import CutoutStore, write_cutout_store
+from ...data.datasets.rpc_format import load_rpc_categories
+from ...data.datasets.rpc_records import RPCFormatError
+from ...utils.cli import UserError, read_json
+from ...utils.file_io import atomic_write_bytes
+from ...utils.parallel import imap_tasks
+from .store import CutoutStore, write_cutout_store
 from .pose_pruning import DEFAULT_THETA, parse_view, prune_poses, pruning_report
 from .prepare_masks import decode_rle, file_digest
 
@@ -76,7 +76,7 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
                     "kept": int(len(store.kept())), "warnings": report["warnings"],
                     "skipped": True}  # fmt: skip
 
-    data = read_json(masks_json)
+    data = read_json(masks_json, RPCFormatError, object_only=True)
     meta = load_rpc_categories(masks_json)
     to_sku = meta["thing_dataset_id_to_contiguous_id"]
     images = {im["id"]: im for im in data["images"]}
