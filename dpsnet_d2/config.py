@@ -90,8 +90,15 @@ def add_dpsnet_config(cfg):
     cfg.INPUT.SYNTHESIS.MIN_VISIBLE = 0.5
     # Largest box IoU of a new item with an earlier one (rule "box_iou").
     cfg.INPUT.SYNTHESIS.MAX_IOU = 0.5
-    # Folder of photos of the empty counter; "" generates a plain counter per scene.
+    # Folder of photos of the empty counter (as the paper pastes onto the real counter; the
+    # embedded set writes them to synthetic_rpc/counters/); "" generates a plain counter per scene.
     cfg.INPUT.SYNTHESIS.BACKGROUND_DIR = ""
+    # The checkout camera look on synthesized scenes (augment/checkout_camera.py): light field,
+    # shadow edge, colour cast, gamma, blur, sensor noise and JPEG, drawn per scene.
+    cfg.INPUT.SYNTHESIS.CAMERA = CN()
+    cfg.INPUT.SYNTHESIS.CAMERA.ENABLED = True
+    # Probability that a synthesized scene gets a look (the others stay as pasted).
+    cfg.INPUT.SYNTHESIS.CAMERA.PROB = 0.7
     # Fraction of training samples that are synthesized when DATASETS.TRAIN also holds ordinary
     # datasets (1: synthesized only).
     cfg.INPUT.SYNTHESIS.RATIO = 0.5

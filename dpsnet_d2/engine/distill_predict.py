@@ -9,14 +9,16 @@ import time
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
+from detectron2.data import transforms as T
 from detectron2.data.common import DatasetFromList, MapDataset
 from detectron2.evaluation.evaluator import inference_context
 from detectron2.utils import comm
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-__all__ = ["predict_images", "size_batches"]
+__all__ = ["ArrayImageMapper", "predict_images", "size_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,24 @@ def size_batches(records: Sequence[Dict], indices: Sequence[int], batch_size: in
     return batches + [b for b in buckets.values() if b]
 
 
+class ArrayImageMapper:
+    """
+    Inference mapper for images held in memory: a dict with ``image`` (H x W x 3 uint8 RGB)
+    becomes the model input, resized as the test mapper resizes (INPUT.MIN/MAX_SIZE_TEST) and
+    in the model's channel order (INPUT.FORMAT).
+    """
+
+    def __init__(self, cfg):
+        self.resize = T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+        self.bgr = cfg.INPUT.FORMAT == "BGR"
+
+    def __call__(self, record: Dict) -> Dict:
+        image = record["image"][..., ::-1] if self.bgr else record["image"]
+        image = self.resize.get_transform(image).apply_image(np.ascontiguousarray(image))
+        return {"image": torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))),
+                "height": record["height"], "width": record["width"]}
+
+
 def _trivial_collate(batch):
     return batch
 
@@ -51,6 +71,7 @@ def predict_images(
     batch_size: int = 1,
     num_workers: int = 0,
     desc: str = "predict",
+    keep_density: bool = False,
 ) -> Optional[List[Dict]]:
     """
     Predict every image of ``records``; in a distributed run the batches (formed over all images,
@@ -66,10 +87,12 @@ def predict_images(
         batch_size: images per forward pass (of one size, see :func:`size_batches`).
         num_workers: data-loading worker processes.
         desc: tqdm label.
+        keep_density: also return each image's density map.
     Returns:
         on the main process, one dict per record in order: ``boxes`` D x 4 float32 XYXY (image
-        pixels), ``scores`` (D,) float32, ``classes`` (D,) int64, ``counts`` (C,) float32; None
-        on the other processes.
+        pixels), ``scores`` (D,) float32, ``classes`` (D,) int64, ``counts`` (C,) float32 (and
+        with ``keep_density`` ``density`` C x h x w float32, at the network input's scale / s);
+        None on the other processes.
     """
     if isinstance(model, DistributedDataParallel):
         model = model.module
@@ -87,17 +110,15 @@ def predict_images(
         ):
             for i, output in zip(batch_indices, model(inputs)):
                 instances = output["instances"].to("cpu")
-                results.append(
-                    (
-                        i,
-                        {
-                            "boxes": instances.pred_boxes.tensor.numpy().astype("float32"),
-                            "scores": instances.scores.numpy().astype("float32"),
-                            "classes": instances.pred_classes.numpy().astype("int64"),
-                            "counts": output["counts"].detach().cpu().numpy().astype("float32"),
-                        },
-                    )
-                )
+                result = {
+                    "boxes": instances.pred_boxes.tensor.numpy().astype("float32"),
+                    "scores": instances.scores.numpy().astype("float32"),
+                    "classes": instances.pred_classes.numpy().astype("int64"),
+                    "counts": output["counts"].detach().cpu().numpy().astype("float32"),
+                }
+                if keep_density:
+                    result["density"] = output["density"].detach().cpu().numpy()
+                results.append((i, result))
     seconds = time.perf_counter() - start
     logger.info(
         f"{desc}: {len(results)} images on process {rank} in {seconds:.1f}s "

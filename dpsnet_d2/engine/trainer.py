@@ -16,6 +16,7 @@ from ..data import DPSNetDatasetMapper
 from ..evaluation import RPCEvaluator
 from ..utils.cli import UserError
 from ..utils.file_io import AtomicPathManager
+from .cpu_autocast import CPUAutocastTrainer, use_cpu_autocast
 
 __all__ = ["DPSNetTrainer", "DENSITY_MAPPERS", "TRAIN_MAPPERS", "build_train_mapper"]
 
@@ -70,12 +71,21 @@ class DPSNetTrainer(DefaultTrainer):
       (COCO's evaluator without compiled ops for "coco", :class:`RPCEvaluator` with the
       fixed threshold ``cfg.TEST.RPC_SCORE_THRESH`` and ``cfg.TEST.RPC_COMPUTE_MAP`` for "rpc").
 
+    With ``SOLVER.AMP.ENABLED`` on the CPU the step runs under bfloat16 autocast
+    (:class:`~dpsnet_d2.engine.cpu_autocast.CPUAutocastTrainer`; Detectron2's AMPTrainer is
+    CUDA-only); on CUDA it is Detectron2's AMPTrainer.
+
     Checkpoints and the ``last_checkpoint`` tag are written to a temporary file and renamed into
     place, so an interrupted save leaves the previous checkpoint, never a truncated one.
     """
 
     def __init__(self, cfg):
         super().__init__(cfg)
+        if use_cpu_autocast(cfg):
+            # same model, loader and optimizer; a fresh loader iterator restarts the sampler
+            # from its seed, so the data order is that of a float32 run
+            t = self._trainer
+            self._trainer = CPUAutocastTrainer(t.model, t.data_loader, t.optimizer)
         self.checkpointer.path_manager = AtomicPathManager(self.checkpointer.path_manager)
 
     @classmethod

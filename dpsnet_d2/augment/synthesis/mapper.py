@@ -5,6 +5,7 @@ and maps every other record as :class:`DPSNetDatasetMapper` does.
 """
 import copy
 import logging
+from typing import Optional
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
 from ...data import DPSNetDatasetMapper
+from .checkout_camera import build_checkout_camera
 from ..cutouts.store import CutoutStore
 from .scene_synthesis import SceneSynthesizer, scene_rng
 
@@ -54,7 +56,8 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
       :mod:`.loader` gives each sample of each epoch its own k). The scene is composed
       at the input size: a leading ``ResizeShortestEdge`` picks its short side from that
       generator instead of resampling the image. Then the other D2 augmentations (e.g. flip,
-      drawing from the worker's global random state as for any dataset),
+      drawing from the worker's global random state as for any dataset) and, when given, the
+      checkout camera look (:mod:`.checkout_camera`; synthesized scenes only),
       ``instances`` (the visible boxes and classes) and, in training, ``density`` exactly as
       :class:`DPSNetDatasetMapper` builds them.
     * Any other dict is mapped by :class:`DPSNetDatasetMapper` (read from its file).
@@ -62,12 +65,14 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
 
     @configurable
     def __init__(self, is_train: bool = True, *, synthesizer: SceneSynthesizer, seed: int = 0,
-                 **kwargs):
+                 camera: Optional[T.Augmentation] = None, **kwargs):
         """
         Args:
             is_train: whether it's used in training or inference.
             synthesizer: composes a scene from a numpy Generator (:class:`SceneSynthesizer`).
             seed: the synthesis seed; scene k is drawn from ``scene_rng(seed, k)``.
+            camera: a photometric augmentation applied last to synthesized scenes only (the
+                checkout camera look), or None.
             kwargs: the arguments of :class:`DPSNetDatasetMapper`.
         """
         super().__init__(is_train, **kwargs)
@@ -77,7 +82,7 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
         # (no resampling of the whole image); the other augmentations apply as usual.
         augs = list(self.augmentations.augs)
         self.resize = augs.pop(0) if augs and isinstance(augs[0], T.ResizeShortestEdge) else None
-        self.scene_augmentations = T.AugmentationList(augs)
+        self.scene_augmentations = T.AugmentationList(augs + ([camera] if camera else []))
         logging.getLogger(__name__).info(
             f"[SynthesisDatasetMapper] scenes from {synthesizer.store.folder} "
             f"({len(synthesizer.skus)} SKUs), seed {self.seed}"
@@ -87,6 +92,7 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
     def from_config(cls, cfg, is_train: bool = True):
         ret = super().from_config(cfg, is_train)
         ret["synthesizer"] = build_scene_synthesizer(cfg)
+        ret["camera"] = build_checkout_camera(cfg) if is_train else None
         seed = cfg.INPUT.SYNTHESIS.SEED
         ret["seed"] = seed if seed >= 0 else max(cfg.SEED, 0)
         return ret

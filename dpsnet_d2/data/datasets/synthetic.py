@@ -5,11 +5,13 @@ dataset (see rpc.py), written by ``tools/make_synthetic_rpc.py`` to
 """
 from .rpc import register_rpc_splits
 
-__all__ = ["MASK_DIR", "register_synthetic_rpc"]
+__all__ = ["COUNTER_DIR", "MASK_DIR", "register_synthetic_rpc"]
 
 # The embedded set's sidecar folder of true train masks (``<stem>.png``, uint8 0/255), beside
 # ``train2019/``; real RPC has none.
 MASK_DIR = "train2019_masks"
+# Photos of the empty counter (no products, no labels): the backgrounds of scene synthesis.
+COUNTER_DIR = "counters"
 
 
 def register_synthetic_rpc(root):

@@ -17,13 +17,23 @@ Command line: ``tools/make_synthetic_rpc.py``. Registration as ``synth_rpc_{trai
 done by :mod:`dpsnet_d2.data.datasets.synthetic`.
 """
 
-from .checkout import render_checkout_image
-from .generate import SynthConfig, generate_synthetic_rpc, render_checkout, render_train
+from .checkout import render_checkout_image, render_empty_counter
+from .generate import (
+    FORMAT_VERSION,
+    SynthConfig,
+    check_format_version,
+    generate_synthetic_rpc,
+    render_checkout,
+    render_train,
+)
 from .preview import make_preview
 from .products import ProductSpec, make_catalogue
 from .render_product import Viewpoint, render_view, train_viewpoints
 
 __all__ = [
+    "FORMAT_VERSION",
+    "check_format_version",
+    "render_empty_counter",
     "ProductSpec",
     "SynthConfig",
     "Viewpoint",

@@ -42,7 +42,7 @@ from .clutter import draw_clutter
 from .compose import cast_shadow, grain, paste, resize_sprite, smooth_field, smooth_noise
 from .render_product import natural_viewpoint, render_view
 
-__all__ = ["render_checkout_image"]
+__all__ = ["render_checkout_image", "render_empty_counter"]
 
 # Pixels per centimetre of the checkout scenes for an image side of 1 pixel.
 CHECKOUT_PX_PER_CM = 1.0 / 85.0
@@ -140,6 +140,23 @@ def _photometric(img, rng, noise_rng):
     noise = rng.uniform(0.01, 0.03)
     img += noise * grain(noise_rng, img.shape) * (0.4 + 0.6 * img)
     return np.clip(img, 0.0, 1.0)
+
+
+def render_empty_counter(size: int, rng):
+    """
+    A photo of the empty counter, as a store would take one with its checkout camera: the same
+    counter, clutter (0-3 pieces), light and camera model as :func:`render_checkout_image`,
+    no product. Unlabelled background for checkout scene synthesis.
+
+    Returns:
+        image (S x S x 3 float32 RGB).
+    """
+    S = int(size)
+    rng, noise_rng = rng.spawn(2)
+    img = _counter(rng, S)
+    px_per_cm = CHECKOUT_PX_PER_CM * S * rng.uniform(0.92, 1.08)
+    draw_clutter(img, rng, px_per_cm, int(rng.integers(0, 4)))
+    return _photometric(img, rng, noise_rng)
 
 
 def render_checkout_image(catalogue, level: str, size: int, rng):

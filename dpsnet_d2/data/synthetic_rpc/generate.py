@@ -8,7 +8,13 @@ What is drawn (:class:`SynthConfig`):
   named ``sku<id>_view<v>_<r>.jpg`` (JPEG quality 95), plus the mask sidecar;
 * val / test: ``num_val`` / ``num_test`` checkout scenes named ``<split>_<index>.jpg`` (JPEG
   quality 85), levels cycling easy, medium, hard (equal thirds, as in RPC);
+* counters: ``num_counters`` unlabelled photos of the empty counter (:data:`COUNTER_DIR`,
+  ``counter_<index>.jpg``; the checkout splits' counter, clutter, light and camera, no product):
+  what a store photographs of its own counter, the backgrounds of checkout scene synthesis;
 * all images are ``size`` x ``size`` pixels; every length scales with ``size``.
+
+The JSON ``info`` carries :data:`FORMAT_VERSION`; sets written before the counter photos existed
+have none (version 1) and are refused by :func:`check_format_version`.
 
 Determinism: image ``i`` of a split draws all its randomness from
 ``numpy.random.default_rng(SeedSequence(seed, spawn_key=(split code, i)))`` (codes: catalogue 0,
@@ -17,6 +23,7 @@ for the same seed and settings whatever the number of worker processes. OpenCV's
 encoders are deterministic and the JSON holds no dates.
 """
 
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -30,8 +37,8 @@ from ...utils.file_io import atomic_output_dir
 from ...utils.images import encode
 from ...version import __version__
 from ..datasets.rpc_format import RPC_LEVELS, RPC_SPLITS, image_folder, json_name
-from ..datasets.synthetic import MASK_DIR
-from .checkout import render_checkout_image
+from ..datasets.synthetic import COUNTER_DIR, MASK_DIR
+from .checkout import render_checkout_image, render_empty_counter
 from .products import make_catalogue
 from .render_product import train_viewpoints
 from .turntable import jitter_view, render_train_image
@@ -43,11 +50,15 @@ __all__ = [
     "render_train",
     "render_checkout",
     "generate_synthetic_rpc",
+    "check_format_version",
+    "FORMAT_VERSION",
 ]
 
 logger = logging.getLogger(__name__)
 
-SPLIT_CODES = {"train": 1, "val": 2, "test": 3}
+SPLIT_CODES = {"train": 1, "val": 2, "test": 3, "counters": 4}
+# Version of the on-disk set, in the JSON info: 2 added the empty-counter photos.
+FORMAT_VERSION = 2
 TRAIN_JPEG_QUALITY = 95
 CHECKOUT_JPEG_QUALITY = 85
 
@@ -61,6 +72,7 @@ class SynthConfig:
     train_per_view: int = 1
     num_val: int = 100
     num_test: int = 300
+    num_counters: int = 64
     size: int = 512
     seed: int = 0
 
@@ -68,7 +80,7 @@ class SynthConfig:
         for key in ("num_skus", "views", "train_per_view"):
             if getattr(self, key) < 1:
                 raise ValueError(f"SynthConfig.{key} must be >= 1, got {getattr(self, key)}")
-        for key in ("num_val", "num_test"):
+        for key in ("num_val", "num_test", "num_counters"):
             if getattr(self, key) < 0:
                 raise ValueError(f"SynthConfig.{key} must be >= 0, got {getattr(self, key)}")
         if self.size < 64:
@@ -78,6 +90,8 @@ class SynthConfig:
         """Number of images of ``split``."""
         if split == "train":
             return self.num_skus * self.views * self.train_per_view
+        if split == "counters":
+            return self.num_counters
         return self.num_val if split == "val" else self.num_test
 
 
@@ -138,6 +152,29 @@ def render_checkout(catalogue, cfg: SynthConfig, split: str, index: int):
     return image, record
 
 
+def counter_name(index: int) -> str:
+    """File name of empty-counter photo ``index`` (0-based) under :data:`COUNTER_DIR`."""
+    return f"counter_{index + 1:06d}.jpg"
+
+
+def check_format_version(root: str) -> int:
+    """
+    The format version of the synthetic RPC at ``root`` (from its train JSON's ``info``).
+
+    Raises:
+        ValueError: one line naming ``root`` if it is older than :data:`FORMAT_VERSION`.
+    """
+    with open(os.path.join(root, json_name("train"))) as f:
+        version = int(json.load(f).get("info", {}).get("format_version", 1))
+    if version < FORMAT_VERSION:
+        raise ValueError(
+            f"{root}: synthetic RPC format {version}, this version of dpsnet_d2 needs "
+            f"{FORMAT_VERSION} (empty-counter photos in {COUNTER_DIR}/): regenerate it with "
+            f"tools/make_synthetic_rpc.py --out {root} --overwrite"
+        )
+    return version
+
+
 class _Worker:
     """Renders one (split, index) task and writes its files under ``root``; returns the record."""
 
@@ -146,6 +183,11 @@ class _Worker:
 
     def __call__(self, task):
         split, index = task
+        if split == "counters":
+            image = render_empty_counter(self.cfg.size, image_rng(self.cfg.seed, split, index))
+            with open(os.path.join(self.root, COUNTER_DIR, counter_name(index)), "wb") as f:
+                f.write(encode(image, ".jpg", CHECKOUT_JPEG_QUALITY))
+            return None
         if split == "train":
             image, mask, record = render_train(self.catalogue, self.cfg, index)
             stem = os.path.splitext(record["file_name"])[0]
@@ -193,6 +235,7 @@ def generate_synthetic_rpc(
     info = {
         "description": "dpsnet_d2 synthetic RPC",
         "dpsnet_d2_version": __version__,
+        "format_version": FORMAT_VERSION,
         **asdict(cfg),
     }
     out = os.path.abspath(out)
@@ -200,6 +243,7 @@ def generate_synthetic_rpc(
         for split in RPC_SPLITS:
             os.makedirs(os.path.join(root, image_folder(split)))
         os.makedirs(os.path.join(root, MASK_DIR))
+        os.makedirs(os.path.join(root, COUNTER_DIR))
         worker = _Worker(catalogue, cfg, root)
         # "spawn": forking a process whose OpenCV/OpenMP thread pools are in use can deadlock
         pool = None
@@ -221,6 +265,11 @@ def generate_synthetic_rpc(
                 )
                 build = build_train_json if split == "train" else build_checkout_json
                 write_json(os.path.join(root, json_name(split)), build(records, catalogue, info))
+            tasks = [("counters", i) for i in range(cfg.count("counters"))]
+            results = pool.imap(_run_task, tasks, chunksize=4) if pool else map(worker, tasks)
+            for _ in tqdm(results, total=len(tasks), desc="synthetic RPC empty counters",
+                          disable=not progress):
+                pass
         finally:
             if pool is not None:
                 pool.terminate()

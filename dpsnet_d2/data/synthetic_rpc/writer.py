@@ -7,6 +7,7 @@ come from :mod:`dpsnet_d2.data.datasets.rpc_format`)::
     train2019/  val2019/  test2019/                 images (JPEG)
     instances_train2019.json  instances_val2019.json  instances_test2019.json
     train2019_masks/<train image stem>.png          true product masks (sidecar, see below)
+    counters/counter_<index>.jpg                    empty-counter photos (unlabelled backgrounds)
 
 JSON (COCO style):
 
