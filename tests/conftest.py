@@ -232,7 +232,7 @@ def tiny_embedded_root(tmp_path_factory):
     from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
 
     root = tmp_path_factory.mktemp("tiny_embedded") / "synthetic_rpc"
-    cfg = SynthConfig(num_skus=10, views=2, num_val=2, num_test=0, size=128, seed=0)
+    cfg = SynthConfig(num_skus=10, views=2, num_val=2, num_test=0, num_counters=2, size=128, seed=0)
     return generate_synthetic_rpc(str(root), cfg, progress=False)
 
 

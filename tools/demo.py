@@ -28,7 +28,8 @@ import time
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data.datasets.rpc_format import json_name, load_rpc_categories
-from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
+from dpsnet_d2.data.datasets.synthetic import COUNTER_DIR
+from dpsnet_d2.data.synthetic_rpc import SynthConfig, check_format_version, generate_synthetic_rpc
 from dpsnet_d2.evaluation.rpc_protocol import report_table
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, int_at_least, run_cli
 
@@ -58,6 +59,10 @@ def ensure_data(datasets_root, num_classes):
         json_file = os.path.join(root, json_name("train"))
         if not os.path.isfile(json_file):
             raise UserError(f"{root} exists but has no {json_name('train')}: {fix}")
+        try:
+            check_format_version(root)
+        except ValueError as e:
+            raise UserError(f"{e} (or delete it: the demo then generates it)") from e
         found = len(load_rpc_categories(json_file)["thing_classes"])
         if found != num_classes:
             raise UserError(
@@ -96,7 +101,9 @@ class Demo:
         self.synth_dir = os.path.join(self.out, "synth")
         self.distill_dir = os.path.join(self.out, "distill")
         self.receipts = os.path.join(self.out, "receipts")
-        self.opts = ["INPUT.SYNTHESIS.CUTOUT_STORE", self.store] + args.opts
+        self.opts = ["INPUT.SYNTHESIS.CUTOUT_STORE", self.store,
+                     "INPUT.SYNTHESIS.BACKGROUND_DIR",
+                     os.path.join(datasets_root, "synthetic_rpc", COUNTER_DIR)] + args.opts
 
     def run(self, tool, argv):
         cmd = [sys.executable, os.path.join(REPO, "tools", tool)] + [str(a) for a in argv]

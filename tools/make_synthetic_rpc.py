@@ -28,7 +28,8 @@ from dpsnet_d2.utils.cli import (
 
 # SynthConfig field -> the flag that sets it (to name the flag in errors).
 FLAGS = {"num_skus": "--num-skus", "views": "--views", "train_per_view": "--train-per-view",
-         "num_val": "--val", "num_test": "--test", "size": "--size", "seed": "--seed"}
+         "num_val": "--val", "num_test": "--test", "num_counters": "--counters", "size": "--size",
+         "seed": "--seed"}
 PREVIEW_FORMATS = (".jpg", ".jpeg", ".png")
 
 
@@ -45,6 +46,8 @@ def get_parser():
     )
     p.add_argument("--val", type=int, default=100, help="val checkout images")
     p.add_argument("--test", type=int, default=300, help="test checkout images")
+    p.add_argument("--counters", type=int, default=64,
+                   help="photos of the empty counter (backgrounds of scene synthesis)")
     p.add_argument(
         "--size", type=int, default=512, help="image side in pixels; everything scales with it"
     )

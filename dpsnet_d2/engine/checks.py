@@ -19,6 +19,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from ..augment.cutouts.store import CutoutStore
 from ..augment.synthesis.loader import SYNTH_SCENES
+from ..augment.synthesis.scene_synthesis import list_background_images
 from ..utils.cli import UserError, check_input_file, check_output_dir
 
 __all__ = [
@@ -161,6 +162,25 @@ def check_cutout_store(folder, num_classes):
         raise UserError(f"{what} {folder}: no cut-out is kept by pose pruning")
 
 
+def check_background_dir(folder):
+    """
+    INPUT.SYNTHESIS.BACKGROUND_DIR, when set, is a folder holding images of the empty counter
+    (the embedded set writes them to ``synthetic_rpc/counters/`` since its format 2).
+    """
+    what = "INPUT.SYNTHESIS.BACKGROUND_DIR"
+    if not folder:
+        return
+    if not os.path.isdir(folder):
+        raise UserError(
+            f"{what} {folder}: no such folder (photos of the empty counter; the embedded set "
+            "writes them to synthetic_rpc/counters/ since format 2: regenerate it with "
+            "tools/make_synthetic_rpc.py --overwrite, or set it to \"\" for plain counters)")
+    try:
+        list_background_images(folder)
+    except ValueError as e:
+        raise UserError(f"{what}: {e}") from e
+
+
 def check_run_inputs(cfg, *, resume=False, eval_only=False):
     """
     Check what a run of ``cfg`` reads and writes (see the module doc): ``OUTPUT_DIR`` writable;
@@ -184,6 +204,7 @@ def check_run_inputs(cfg, *, resume=False, eval_only=False):
         ordinary = [n for n in cfg.DATASETS.TRAIN if n != SYNTH_SCENES]
         if len(ordinary) < len(cfg.DATASETS.TRAIN):
             check_cutout_store(cfg.INPUT.SYNTHESIS.CUTOUT_STORE, num_classes)
+            check_background_dir(cfg.INPUT.SYNTHESIS.BACKGROUND_DIR)
         check_datasets(ordinary, key="DATASETS.TRAIN", num_classes=num_classes, need_boxes=True)
     check_datasets(cfg.DATASETS.TEST, key="DATASETS.TEST", num_classes=num_classes)
     logger.info(f"Checked the run's inputs in {time.perf_counter() - start:.1f} s")

@@ -16,7 +16,8 @@ def test_every_stage_runs_and_a_second_run_skips_them(load_tool, tiny_rcnn_opts,
                                                        capsys):
     data = tmp_path / "data"
     generate_synthetic_rpc(str(data / "synthetic_rpc"),
-                           SynthConfig(num_skus=3, views=4, num_val=2, num_test=3, size=128))
+                           SynthConfig(num_skus=3, views=4, num_val=2, num_test=3, num_counters=2,
+                                       size=128))
     tiny = tiny_rcnn_opts("unused", "unused", num_classes=3)
     opts = [v for k, v in zip(tiny[::2], tiny[1::2]) if k not in _DEMO_KEYS for v in (k, v)]
     opts += ["INPUT.SYNTHESIS.CANVAS_SIZE", "128", "INPUT.SYNTHESIS.REFERENCE_SIZE", "128",

@@ -19,7 +19,7 @@ FAST = ["--workers", "1", "--steps", "2", "--max-train", "4"]
 def tiny_set(tmp_path_factory):
     """A tiny synthetic RPC (2 SKUs x 4 views, 128 px, train split only)."""
     out = str(tmp_path_factory.mktemp("cutouts") / "synth")
-    cfg = SynthConfig(num_skus=2, views=4, num_val=0, num_test=0, size=128, seed=0)
+    cfg = SynthConfig(num_skus=2, views=4, num_val=0, num_test=0, num_counters=1, size=128, seed=0)
     generate_synthetic_rpc(out, cfg, workers=1, progress=False)
     return out
 

@@ -47,7 +47,8 @@ from detectron2.data.transforms import ResizeShortestEdge
 from ...data.datasets.rpc_levels import LEVEL_SPECS, sample_scene_plan
 from .compose import RULES, SynthesizedScene, compose_scene
 
-__all__ = ["LEVELS", "LEVEL_SPECS", "SceneSynthesizer", "plain_counter", "scene_rng"]
+__all__ = ["LEVELS", "LEVEL_SPECS", "SceneSynthesizer", "list_background_images", "plain_counter",
+           "scene_rng"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,22 @@ LEVELS = ("easy", "medium", "hard")
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # Generated counters per scene size, drawn once per process (a counter costs more than a scene).
 _COUNTER_POOL = 32
+
+
+def list_background_images(folder: str) -> List[str]:
+    """
+    The image files of a folder of empty-counter photos, sorted; [] for "" (plain counters).
+
+    Raises:
+        ValueError: naming the folder, when it holds no image.
+    """
+    if not folder:
+        return []
+    files = sorted(f for f in glob.glob(os.path.join(folder, "*"))
+                   if f.lower().endswith(_IMAGE_EXTS))
+    if not files:
+        raise ValueError(f"background folder {folder!r} holds no images ({_IMAGE_EXTS})")
+    return files
 
 
 def scene_rng(seed: int, index: int) -> np.random.Generator:
@@ -138,21 +155,11 @@ class SceneSynthesizer:
         self.rule, self.min_visible, self.max_iou = rule, float(min_visible), float(max_iou)
         self.drop_below, self.max_tries = float(drop_below), int(max_tries)
         self.skus = np.asarray(sorted(self.by_sku), np.int64)
-        self.background_files = self._list_backgrounds(background_dir)
+        self.background_files = list_background_images(background_dir)
         self._backgrounds: Dict[str, np.ndarray] = {}
         self._counters: Dict[int, List[np.ndarray]] = {}
         self.skipped = 0
         self._check_fits()
-
-    @staticmethod
-    def _list_backgrounds(folder: str) -> List[str]:
-        if not folder:
-            return []
-        files = sorted(f for f in glob.glob(os.path.join(folder, "*"))
-                       if f.lower().endswith(_IMAGE_EXTS))
-        if not files:
-            raise ValueError(f"background folder {folder!r} holds no images ({_IMAGE_EXTS})")
-        return files
 
     def _check_fits(self) -> None:
         """Refuse levels whose items cannot all stay ``min_visible`` visible in the scene."""

@@ -4,7 +4,8 @@ import pytest
 
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, generate_synthetic_rpc
 
-TINY = SynthConfig(num_skus=4, views=3, train_per_view=1, num_val=6, num_test=9, size=128, seed=0)
+TINY = SynthConfig(num_skus=4, views=3, train_per_view=1, num_val=6, num_test=9, num_counters=3,
+                   size=128, seed=0)
 
 
 @pytest.fixture(scope="session")

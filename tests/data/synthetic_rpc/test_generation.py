@@ -1,6 +1,7 @@
 """Determinism, independence of the worker count, atomic writing and refusing to overwrite."""
 
 import filecmp
+import json
 import os
 
 import numpy as np
@@ -24,7 +25,8 @@ def test_same_seed_identical_bytes_any_worker_count(tiny_synth, tmp_path):
     names = _files(root)
     assert (
         names == _files(again)
-        and len(names) == 3 + 2 * cfg.count("train") + cfg.num_val + cfg.num_test
+        and len(names)
+        == 3 + 2 * cfg.count("train") + cfg.num_val + cfg.num_test + cfg.num_counters
     )
     _, mismatch, errors = filecmp.cmpfiles(root, again, names, shallow=False)
     assert mismatch == [] and errors == []
@@ -83,3 +85,20 @@ def test_bad_config_is_refused():
         SynthConfig(size=16)
     with pytest.raises(ValueError, match="num_skus"):
         SynthConfig(num_skus=0)
+
+
+def test_empty_counter_photos_and_the_format_version(tiny_synth, tmp_path):
+    root, cfg = tiny_synth
+    counters = sorted(os.listdir(os.path.join(root, "counters")))
+    assert counters == [f"counter_{i + 1:06d}.jpg" for i in range(cfg.num_counters)]
+    assert generate.check_format_version(root) == generate.FORMAT_VERSION == 2
+    # a set written before the counter photos (no format_version in its info) is refused
+    old = tmp_path / "old"
+    os.makedirs(old)
+    with open(os.path.join(root, "instances_train2019.json")) as f:
+        data = json.load(f)
+    del data["info"]["format_version"]
+    with open(old / "instances_train2019.json", "w") as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError, match="format 1.*needs 2.*--overwrite"):
+        generate.check_format_version(str(old))
