@@ -184,8 +184,26 @@ def add_dpsnet_config(cfg):
     # Consistency threshold tau of round r: THRESHOLDS[r], the last entry for later rounds
     # (published: 0.80 for rounds 0-4, 0.85 for 5-7, 0.90 for 8, 0.95 after).
     cfg.DISTILL.THRESHOLDS = (0.8, 0.8, 0.8, 0.8, 0.8, 0.85, 0.85, 0.85, 0.9, 0.95)
-    # An image with fewer detections above tau is never consistent (0: no minimum).
-    cfg.DISTILL.MIN_BOXES = 0
+    # How tau is chosen each round: "schedule" (THRESHOLDS, the published schedule) or
+    # "calibrated" (the tau at which pseudo boxes reach CALIBRATION.PRECISION on labelled
+    # synthesized source scenes never trained on; never from target labels; THRESHOLDS is the
+    # fallback when no tau reaches it).
+    cfg.DISTILL.THRESHOLD_MODE = "schedule"
+    cfg.DISTILL.CALIBRATION = CN()
+    # Synthesized calibration scenes (a seed of their own; needs a cut-out store in
+    # INPUT.SYNTHESIS.CUTOUT_STORE).
+    cfg.DISTILL.CALIBRATION.SCENES = 100
+    # Pseudo-box precision (class-aware, IoU 0.5) the calibrated tau must reach on them.
+    cfg.DISTILL.CALIBRATION.PRECISION = 0.95
+    # An image with fewer detections above tau is never consistent (0: no minimum; the
+    # published DPNet code keeps an image only with >= 3 confident boxes).
+    cfg.DISTILL.MIN_BOXES = 3
+    # Class-agnostic NMS IoU applied to the detections before they are counted (a product
+    # detected as two similar SKUs counts once); 0: off (per-class NMS only, as evaluated).
+    cfg.DISTILL.AGNOSTIC_NMS_IOU = 0.0
+    # True: each round trains on every image pseudo-labelled so far (an image selected again
+    # takes the newer labels); False: on this round's selection only.
+    cfg.DISTILL.ACCUMULATE = True
     # Fraction of every training batch taken from the pseudo-labelled target images (the rest
     # from the source data of DATASETS.TRAIN through INPUT.DATASET_MAPPER_NAME's mapper).
     cfg.DISTILL.TARGET_RATIO = 0.5

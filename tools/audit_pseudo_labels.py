@@ -7,20 +7,29 @@ truth, for analysis only — nothing here feeds training.
 
 Per stage and label file: labelled images, pseudo boxes, box precision / recall with class at
 IoU 0.5 (recall over the ground truth of the labelled images), and the count accuracy of the
-labelled images (per-class pseudo counts equal to the ground truth's).
+labelled images (per-class pseudo counts equal to the ground truth's) and the share of labelled
+images entirely correct (pseudo boxes and ground truth matched one to one). Writes
+``<stage>/audit.json`` per stage; ``--summary`` adds the table to ``distill_summary.md``.
 """
 import argparse
+import os
 import sys
 
-from tabulate import tabulate
-
-from dpsnet_d2.distill.audit import audit_run
-from dpsnet_d2.utils import write_json_atomic
+from dpsnet_d2.distill.audit import AUDIT_FILE, audit_markdown, audit_run
+from dpsnet_d2.utils import atomic_write_bytes, write_json_atomic
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_dir, check_input_file, run_cli
 
 
-def _pct(value):
-    return "—" if value is None else f"{100 * value:.1f}"
+AUDIT_HEADING = "## Pseudo-label audit (target ground truth, read after the run)"
+
+
+def add_audit_section(path, rows):
+    """Append (or replace) the audit section of a run's distill_summary.md."""
+    text = ""
+    if os.path.isfile(path):
+        with open(path) as f:
+            text = f.read().split(AUDIT_HEADING)[0].rstrip() + "\n\n"
+    atomic_write_bytes(path, (text + AUDIT_HEADING + "\n\n" + audit_markdown(rows)).encode())
 
 
 def main(argv=None):
@@ -29,6 +38,8 @@ def main(argv=None):
     p.add_argument("--ground-truth", required=True, help="the target's RPC json with annotations")
     p.add_argument("--iou", type=float, default=0.5, help="IoU of a match (default 0.5)")
     p.add_argument("--json", default="", help="also write the rows to this file")
+    p.add_argument("--summary", action="store_true",
+                   help="add the audit table to OUTPUT_DIR/distill_summary.md")
     add_debug_flag(p)
     args = p.parse_args(argv)
     check_input_dir(args.output_dir, "OUTPUT_DIR")
@@ -39,12 +50,14 @@ def main(argv=None):
         raise UserError(f"{args.output_dir}: {e}") from e
     if not rows:
         raise UserError(f"{args.output_dir}: no label file (round_*/pseudo_labels.json)")
-    table = [[r["stage"], r["file"], f"{r['images']} / {r['target_images']}", r["pseudo_boxes"],
-              _pct(r["precision"]), _pct(r["recall"]), _pct(r["count_acc"])] for r in rows]
-    print(tabulate(table, headers=["stage", "file", "images", "boxes", "precision %",
-                                   "recall %", "count acc %"], tablefmt="pipe"))
+    print(audit_markdown(rows), end="")
+    for stage in dict.fromkeys(r["stage"] for r in rows):
+        write_json_atomic(os.path.join(args.output_dir, stage, AUDIT_FILE),
+                          [r for r in rows if r["stage"] == stage])
     if args.json:
         write_json_atomic(args.json, rows)
+    if args.summary:
+        add_audit_section(os.path.join(args.output_dir, "distill_summary.md"), rows)
     return 0
 
 

@@ -14,7 +14,10 @@ import numpy as np
 import torch
 from detectron2.structures import Boxes, pairwise_iou
 
-__all__ = ["audit_label_file", "audit_run", "match_image"]
+__all__ = ["AUDIT_FILE", "audit_label_file", "audit_markdown", "audit_run", "match_image"]
+
+# Written into each stage folder by tools/audit_pseudo_labels.py.
+AUDIT_FILE = "audit.json"
 
 # The label files a distillation stage writes, audited in this order.
 LABEL_FILES = ("pseudo_labels.json", "refined_labels.json")
@@ -61,18 +64,21 @@ def audit_label_file(path: str, truth: Dict, iou_threshold: float = 0.5) -> Dict
     Returns:
         ``images`` labelled, ``pseudo_boxes``, ``gt_boxes`` (in the labelled images),
         ``precision`` and ``recall`` (box, with class, at IoU ``iou_threshold``; None when
-        undefined) and ``count_acc``: fraction of labelled images whose per-class count of
-        pseudo boxes equals the ground truth's.
+        undefined), ``count_acc``: fraction of labelled images whose per-class count of
+        pseudo boxes equals the ground truth's, and ``entirely_correct``: fraction whose pseudo
+        boxes match their ground truth one to one.
     """
     with open(path, "rb") as f:
         labels = json.loads(f.read())
     pseudo, gt = _by_image(labels), _by_image(truth)
-    hits = num_pseudo = num_gt = exact = 0
+    hits = num_pseudo = num_gt = exact = correct = 0
     for image_id, boxes in pseudo.items():
         if image_id not in gt:
             raise ValueError(f"{path}: image id {image_id} is not in the ground truth")
         true = gt[image_id]
-        hits += match_image(boxes, true, iou_threshold)
+        found = match_image(boxes, true, iou_threshold)
+        hits += found
+        correct += found == len(boxes) == len(true)
         num_pseudo, num_gt = num_pseudo + len(boxes), num_gt + len(true)
         count = sorted(a["category_id"] for a in boxes)
         exact += count == sorted(a["category_id"] for a in true)
@@ -82,6 +88,7 @@ def audit_label_file(path: str, truth: Dict, iou_threshold: float = 0.5) -> Dict
         "precision": hits / num_pseudo if num_pseudo else None,
         "recall": hits / num_gt if num_gt else None,
         "count_acc": exact / n if n else None,
+        "entirely_correct": correct / n if n else None,
     }
 
 
@@ -101,3 +108,18 @@ def audit_run(output_dir: str, truth_json: str, iou_threshold: float = 0.5) -> L
                 rows.append({"stage": os.path.basename(folder), "file": name,
                              "target_images": len(truth["images"]), **row})
     return rows
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def audit_markdown(rows: List[Dict]) -> str:
+    """The audit rows as a markdown table (the section added to ``distill_summary.md``)."""
+    lines = ["| stage | labels | images | pseudo boxes | precision % | recall % | "
+             "count acc % | entirely correct % |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['stage']} | {r['file']} | {r['images']} / {r['target_images']} | "
+                     f"{r['pseudo_boxes']} | {_pct(r['precision'])} | {_pct(r['recall'])} | "
+                     f"{_pct(r['count_acc'])} | {_pct(r.get('entirely_correct'))} |")
+    return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ import numpy as np
 from ..data.datasets.rpc import register_rpc_instances
 
 __all__ = [
+    "accumulate_pseudo_labels",
     "categories_from_metadata",
     "image_entry",
     "box_annotations",
@@ -133,6 +134,28 @@ def pseudo_label_json(
             dataset_ids=dataset_ids, first_id=len(annotations) + 1,
         )
     return {"info": info, "images": images, "annotations": annotations, "categories": categories}
+
+
+def accumulate_pseudo_labels(earlier: Optional[Dict], latest: Dict) -> Dict:
+    """
+    All images pseudo-labelled so far: the images of ``earlier`` (the accumulated labels of the
+    previous rounds, or None) that ``latest`` (this round's file) does not select again, then
+    every image of ``latest`` with this round's labels (a later, more confident model relabels
+    the images it selects again). Annotation ids are renumbered; ``info`` is ``latest``'s with
+    ``accumulated_rounds``.
+
+    Returns:
+        dict with ``info, images, annotations, categories`` (the training file of the round).
+    """
+    if earlier is None:
+        return {**latest, "info": {**latest["info"], "accumulated_rounds": 1}}
+    fresh = {image["id"] for image in latest["images"]}
+    images = [i for i in earlier["images"] if i["id"] not in fresh] + list(latest["images"])
+    anns = [a for a in earlier["annotations"] if a["image_id"] not in fresh]
+    anns = [{**a, "id": k + 1} for k, a in enumerate(anns + list(latest["annotations"]))]
+    rounds = int(earlier["info"].get("accumulated_rounds", 1)) + 1
+    return {"info": {**latest["info"], "accumulated_rounds": rounds}, "images": images,
+            "annotations": anns, "categories": latest["categories"]}
 
 
 def register_pseudo_labels(name: str, json_file: str, image_root: str) -> str:

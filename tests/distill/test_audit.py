@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from dpsnet_d2.distill.audit import audit_label_file, audit_run, match_image
+from dpsnet_d2.distill.audit import audit_markdown, audit_label_file, audit_run, match_image
 
 
 def box(x, y, w, h, c, score=1.0):
@@ -35,6 +35,9 @@ def test_audit_run(tmp_path):
     assert row["stage"] == "round_0" and row["images"] == 2 and row["target_images"] == 3
     assert row["precision"] == pytest.approx(3 / 4) and row["recall"] == pytest.approx(1.0)
     assert row["count_acc"] == pytest.approx(1 / 2)  # image 2 has one box too many
+    assert row["entirely_correct"] == pytest.approx(1 / 2)
+    assert "| round_0 | pseudo_labels.json | 2 / 3 | 4 | 75.0 | 100.0 | 50.0 | 50.0 |" in (
+        audit_markdown([row]))
     labels["images"].append({"id": 9})
     (tmp_path / "bad.json").write_text(json.dumps(labels))
     with pytest.raises(ValueError, match="image id 9"):

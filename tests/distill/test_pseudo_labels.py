@@ -85,3 +85,24 @@ def test_pseudo_label_json_is_valid_and_loadable(target, tiny_rpc_root, tmp_path
     assert [a["score"] for a in data["annotations"]] == pytest.approx([0.93, 0.2, 0.99])
     register_pseudo_labels("pl_pseudo", str(path), f"{tiny_rpc_root}/test2019")
     assert len(DatasetCatalog.get("pl_pseudo")) == 2
+
+
+def test_accumulated_labels_keep_earlier_images_and_relabel_reselected_ones():
+    from dpsnet_d2.distill.pseudo_labels import accumulate_pseudo_labels
+
+    cats = [{"id": 1, "name": "a"}]
+
+    def labels(round_index, image_ids, boxes_per_image):
+        anns = [{"id": 0, "image_id": i, "bbox": [k, 0, 1, 1], "category_id": 1}
+                for i in image_ids for k in range(boxes_per_image)]
+        return {"info": {"round": round_index}, "images": [{"id": i} for i in image_ids],
+                "annotations": anns, "categories": cats}
+
+    first = accumulate_pseudo_labels(None, labels(0, [1, 2], 1))
+    assert first["info"]["accumulated_rounds"] == 1 and len(first["images"]) == 2
+    both = accumulate_pseudo_labels(first, labels(1, [2, 3], 2))
+    assert [i["id"] for i in both["images"]] == [1, 2, 3]
+    per_image = {i: sum(a["image_id"] == i for a in both["annotations"]) for i in (1, 2, 3)}
+    assert per_image == {1: 1, 2: 2, 3: 2}  # image 2 carries round 1's labels
+    assert [a["id"] for a in both["annotations"]] == list(range(1, 6))
+    assert both["info"] == {"round": 1, "accumulated_rounds": 2}
