@@ -38,7 +38,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from dpsnet_d2.utils import atomic_write_bytes  # noqa: E402
-from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_dir, run_cli  # noqa: E402
+from dpsnet_d2.utils.cli import (  # noqa: E402
+    UserError,
+    add_debug_flag,
+    check_input_dir,
+    check_input_file,
+    run_cli,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TURNTABLE_CFG = os.path.join(REPO, "configs", "Synthetic", "dpsnet_R_18_cpu.yaml")
@@ -80,10 +86,19 @@ def schedule(total, warmup_frac=0.1):
 
 
 def run_commands(variant, seed, p, cutouts, out):
-    """The commands of one run: (list of argv lists, weights evaluated last or None)."""
+    """
+    The commands of one run: (list of argv lists, weights evaluated last or None). With
+    ``p["source_weights"]`` the DPSNet variants (b, c, d, c_*) start from that shared source
+    checkpoint: T counts the iterations after it, (b) continues on synthesized scenes at the
+    rounds' learning rate (DISTILL.BASE_LR), (c) and (d) spend T on the rounds (S = 0).
+    """
     py = sys.executable
     common = p["opts"] + ["SEED", str(seed), "OUTPUT_DIR", out, "TEST.EVAL_PERIOD", "0",
                           "DATASETS.TEST", f"('{EVAL_SET}',)"]
+    if p.get("source_weights") and variant not in ("f", "a"):
+        common += ["MODEL.WEIGHTS", p["source_weights"]] + p.get("source_opts", [])
+        if variant == "b":
+            common += ["SOLVER.BASE_LR", str(p.get("finetune_lr", 0.001))]
     synth = ["INPUT.SYNTHESIS.CUTOUT_STORE", cutouts]
     train = [py, os.path.join(REPO, "tools", "train_net.py"), "--config-file"]
     if variant == "f":
@@ -93,10 +108,13 @@ def run_commands(variant, seed, p, cutouts, out):
                if variant == "a" else [])
         return [train + [SYNTH_CFG] + common + synth + off + schedule(p["iters"])], None
     refine = variant == "d"
+    if p.get("source_weights"):
+        p = {**p, "source_iters": 0}
     round_budget = p["iters"] - p["source_iters"] - (p["refine_iters"] if refine else 0)
     mode = {"c_super": "supercategory", "c_cat": "category"}.get(variant, "agnostic")
     distill = [py, os.path.join(REPO, "tools", "distill_net.py"), "--config-file", SYNTH_CFG,
-               "--rounds", str(p["rounds"])] + common + synth + schedule(p["source_iters"]) + [
+               "--rounds", str(p["rounds"])] + common + synth + schedule(
+                   max(p["source_iters"], 1)) + [
         "MODEL.DENSITY_HEAD.CHANNEL_MODE", mode,
         "DISTILL.TARGET_DATASETS", f"('{TARGET_SET}',)",
         "DISTILL.SOURCE_ITERS", str(p["source_iters"]),
@@ -209,6 +227,12 @@ def main(argv=None):
     parser.add_argument("--time-limit", type=float,
                         help="minutes after which no new run starts (the table has what finished)")
     parser.add_argument("--cutouts", required=True, help="the cut-out store folder")
+    parser.add_argument("--source-weights", default="",
+                        help="a trained source checkpoint shared by the DPSNet variants (b, c, "
+                             "d, c_*): T then counts the iterations after it")
+    parser.add_argument("opts", nargs=argparse.REMAINDER,
+                        help="KEY VALUE overrides for every run (e.g. DISTILL.THRESHOLD_MODE "
+                             "calibrated)")
     parser.add_argument("--datasets", default=os.getenv("DETECTRON2_DATASETS", "datasets"))
     parser.add_argument("--output", default="output/benchmark_accuracy")
     add_debug_flag(parser)
@@ -222,6 +246,10 @@ def main(argv=None):
         p["seeds"] = args.seeds
     if args.jobs:
         p["jobs"] = args.jobs
+    if args.source_weights:
+        check_input_file(args.source_weights, "--source-weights")
+        p["source_weights"] = os.path.abspath(args.source_weights)
+    p["opts"] = p["opts"] + args.opts
     cutouts = check_input_dir(args.cutouts, "--cutouts")
     datasets = check_input_dir(args.datasets, "--datasets")
     if not os.path.isdir(os.path.join(datasets, "synthetic_rpc")):
