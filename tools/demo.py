@@ -147,6 +147,12 @@ class Demo:
             self.run("distill_net.py", argv)
             self.run("train_net.py", ["--config-file", self.args.config, "--eval-only"]
                      + self.opts + ["OUTPUT_DIR", self.distill_dir, "MODEL.WEIGHTS", weights])
+            say("    audit of the pseudo labels against synth_rpc_test's ground truth (read only "
+                "now, after the run, to measure them):")
+            truth = os.path.join(self.env["DETECTRON2_DATASETS"], "synthetic_rpc",
+                                 json_name("test"))
+            self.run("audit_pseudo_labels.py", [self.distill_dir, "--ground-truth", truth,
+                                                "--summary"])
         else:
             say(f"4/5 distilled: using {self.distill_dir}")
         summary = os.path.join(self.distill_dir, "distill_summary.md")
@@ -188,6 +194,27 @@ def averaged(report):
     """{(method, metric): value} of the averaged rows."""
     rows = [r for r in report["rows"] if r["level"] == "averaged"]
     return {(r["method"], k): r.get(k) for r in rows for k in r}
+
+
+def verdict(before, after, distill_dir):
+    """One sentence: did distillation gain, and on how many selected target images."""
+    b, a = averaged(before), averaged(after)
+    key = ("sweep", "mCIoU")
+    selected = []
+    for name in sorted(os.listdir(distill_dir)):
+        path = os.path.join(distill_dir, name, "round_summary.json")
+        if name.startswith("round_") and os.path.isfile(path):
+            with open(path) as f:
+                s = json.load(f)
+            selected.append(f"{s['consistent_images']}/{s['target_images']} at tau "
+                            f"{s['threshold']:.2f}")
+    rounds = "; ".join(selected) or "no round"
+    if b.get(key) is None or a.get(key) is None:
+        return f"Selected target images per round: {rounds}."
+    delta = a[key] - b[key]
+    gained = "gained" if delta > 0 else "did not gain"
+    return (f"Distillation {gained} on val: mCIoU {b[key]:.2f} -> {a[key]:.2f} % ({delta:+.2f}); "
+            f"consistent target images per round: {rounds}.")
 
 
 def compare(before, after):
@@ -243,6 +270,8 @@ def main(argv=None):
     say("what distillation changed (averaged over all val images):")
     print(compare(before, after))
     print()
+    say(verdict(before, after, demo.distill_dir))
+    print()
     if args.receipts:
         demo.receipts_for(args.receipts)
     say(f"the whole demo took {(time.perf_counter() - start) / 60:.1f} min. Where things are:")
@@ -251,7 +280,8 @@ def main(argv=None):
         (demo.synth_dir, "model trained on synthesized scenes (model_final.pth, log.txt, "
                          f"inference/{EVAL_SET}/rpc_results.json)"),
         (demo.distill_dir, "distillation: round_*/pseudo_labels.json, round_summary.json, "
-                           "distill_summary.md, distill_progress.png, model_final.pth, "
+                           "audit.json, distill_summary.md (with the audit), "
+                           "distill_progress.png, model_final.pth, "
                            f"inference/{EVAL_SET}/rpc_results.json"),
         (demo.receipts, "receipts: <image>.jpg / .json / .txt, receipts.json"),
     ):
