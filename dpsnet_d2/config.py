@@ -96,6 +96,7 @@ def add_dpsnet_config(cfg):
     # The checkout camera look on synthesized scenes (augment/checkout_camera.py): light field,
     # shadow edge, colour cast, gamma, blur, sensor noise and JPEG, drawn per scene.
     cfg.INPUT.SYNTHESIS.CAMERA = CN()
+    # False: synthesized scenes keep the look of the pasted cut-outs.
     cfg.INPUT.SYNTHESIS.CAMERA.ENABLED = True
     # Probability that a synthesized scene gets a look (the others stay as pasted).
     cfg.INPUT.SYNTHESIS.CAMERA.PROB = 0.7
@@ -189,6 +190,7 @@ def add_dpsnet_config(cfg):
     # synthesized source scenes never trained on; never from target labels; THRESHOLDS is the
     # fallback when no tau reaches it).
     cfg.DISTILL.THRESHOLD_MODE = "schedule"
+    # The calibrated mode's labelled source scenes and its precision target.
     cfg.DISTILL.CALIBRATION = CN()
     # Synthesized calibration scenes (a seed of their own; needs a cut-out store in
     # INPUT.SYNTHESIS.CUTOUT_STORE).

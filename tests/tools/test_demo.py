@@ -15,12 +15,20 @@ def test_demo_data_are_the_defaults_and_match_the_demo_config(load_tool):
     assert overridden == 7
 
 
-def test_existing_folder_is_reused_only_with_the_config_classes(load_tool, tiny_rpc_root, tmp_path):
+def test_existing_folder_is_reused_only_with_the_config_classes(load_tool, tiny_embedded_root,
+                                                                tmp_path):
     demo = load_tool("demo")
-    os.symlink(tiny_rpc_root, tmp_path / "synthetic_rpc")  # the tiny RPC set: 4 categories
-    assert demo.ensure_data(str(tmp_path), 4) == str(tmp_path / "synthetic_rpc")
-    with pytest.raises(UserError, match="has 4 classes.*NUM_CLASSES is 20"):
+    os.symlink(tiny_embedded_root, tmp_path / "synthetic_rpc")  # 10 categories
+    assert demo.ensure_data(str(tmp_path), 10) == str(tmp_path / "synthetic_rpc")
+    with pytest.raises(UserError, match="has 10 classes.*NUM_CLASSES is 20"):
         demo.ensure_data(str(tmp_path), 20)
+
+
+def test_a_set_generated_before_the_counter_photos_is_refused(load_tool, tiny_rpc_root, tmp_path):
+    demo = load_tool("demo")
+    os.symlink(tiny_rpc_root, tmp_path / "synthetic_rpc")  # no format_version: format 1
+    with pytest.raises(UserError, match="format 1.*needs 2.*--overwrite.*or delete it"):
+        demo.ensure_data(str(tmp_path), 4)
 
 
 def test_incomplete_folder_is_refused(load_tool, tmp_path):

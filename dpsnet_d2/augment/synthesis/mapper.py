@@ -15,7 +15,7 @@ from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
 from ...data import DPSNetDatasetMapper
-from .checkout_camera import build_checkout_camera
+from .checkout_camera import CheckoutCameraAugmentation, build_checkout_camera
 from ..cutouts.store import CutoutStore
 from .scene_synthesis import SceneSynthesizer, scene_rng
 
@@ -55,9 +55,10 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
       generator ``scene_rng(seed, k)`` (the same k gives the same scene; the training loader of
       :mod:`.loader` gives each sample of each epoch its own k). The scene is composed
       at the input size: a leading ``ResizeShortestEdge`` picks its short side from that
-      generator instead of resampling the image. Then the other D2 augmentations (e.g. flip,
-      drawing from the worker's global random state as for any dataset) and, when given, the
-      checkout camera look (:mod:`.checkout_camera`; synthesized scenes only),
+      generator instead of resampling the image. Then, when given, the checkout camera look
+      (:mod:`.checkout_camera`; synthesized scenes only, drawn from the scene's generator, so
+      scene k always gets the same look), the other D2 augmentations (e.g. flip, drawing from
+      the worker's global random state as for any dataset),
       ``instances`` (the visible boxes and classes) and, in training, ``density`` exactly as
       :class:`DPSNetDatasetMapper` builds them.
     * Any other dict is mapped by :class:`DPSNetDatasetMapper` (read from its file).
@@ -65,14 +66,14 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
 
     @configurable
     def __init__(self, is_train: bool = True, *, synthesizer: SceneSynthesizer, seed: int = 0,
-                 camera: Optional[T.Augmentation] = None, **kwargs):
+                 camera: Optional[CheckoutCameraAugmentation] = None, **kwargs):
         """
         Args:
             is_train: whether it's used in training or inference.
             synthesizer: composes a scene from a numpy Generator (:class:`SceneSynthesizer`).
             seed: the synthesis seed; scene k is drawn from ``scene_rng(seed, k)``.
-            camera: a photometric augmentation applied last to synthesized scenes only (the
-                checkout camera look), or None.
+            camera: the checkout camera look, applied to a synthesized scene with its
+                probability from the scene's generator; None: no look.
             kwargs: the arguments of :class:`DPSNetDatasetMapper`.
         """
         super().__init__(is_train, **kwargs)
@@ -82,7 +83,8 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
         # (no resampling of the whole image); the other augmentations apply as usual.
         augs = list(self.augmentations.augs)
         self.resize = augs.pop(0) if augs and isinstance(augs[0], T.ResizeShortestEdge) else None
-        self.scene_augmentations = T.AugmentationList(augs + ([camera] if camera else []))
+        self.scene_augmentations = T.AugmentationList(augs)
+        self.camera = camera
         logging.getLogger(__name__).info(
             f"[SynthesisDatasetMapper] scenes from {synthesizer.store.folder} "
             f"({len(synthesizer.skus)} SKUs), seed {self.seed}"
@@ -118,6 +120,8 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
             max_size = int(min(self.resize.max_size, 10 ** 9))
         scene = self.synthesizer(rng, size=size, max_size=max_size)
         image = scene.image
+        if self.camera is not None and rng.random() < self.camera.prob:
+            image = self.camera.draw(image, rng).apply_image(image)
         if self.image_format != "RGB":  # BGR (D2's default)
             image = np.ascontiguousarray(image[..., ::-1])
         dataset_dict.update(height=image.shape[0], width=image.shape[1], level=scene.level)

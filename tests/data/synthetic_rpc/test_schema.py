@@ -14,7 +14,7 @@ from dpsnet_d2.data.datasets.rpc_format import (
     json_name,
 )
 from dpsnet_d2.data.datasets.rpc_levels import LEVEL_SPECS
-from dpsnet_d2.data.datasets.synthetic import MASK_DIR
+from dpsnet_d2.data.datasets.synthetic import COUNTER_DIR, MASK_DIR
 
 
 def _load(root, split):
@@ -25,7 +25,7 @@ def _load(root, split):
 def test_layout(tiny_synth):
     root, cfg = tiny_synth
     assert sorted(os.listdir(root)) == sorted(
-        ["train2019", "val2019", "test2019", MASK_DIR]
+        ["train2019", "val2019", "test2019", MASK_DIR, COUNTER_DIR]
         + [f"instances_{s}2019.json" for s in ("train", "val", "test")]
     )
     for split in ("train", "val", "test"):
