@@ -220,6 +220,20 @@ def tiny_rpc_root(tmp_path_factory):
     return write_tiny_rpc(tmp_path_factory.mktemp("tiny_rpc"))
 
 
+@pytest.fixture
+def distill_cfg(tiny_dpsnet_cfg):
+    """A tiny config of 10 source iterations, 3 rounds of 5, a refinement of 4 (29 in all)."""
+    cfg = tiny_dpsnet_cfg(
+        "DISTILL.SOURCE_ITERS", "10", "DISTILL.ROUNDS", "3", "DISTILL.ITERS_PER_ROUND", "5",
+        "DISTILL.REFINE.ITERS", "4", "DISTILL.THRESHOLDS", "(0.8, 0.9)", "SOLVER.BASE_LR", "0.01",
+        "DISTILL.BASE_LR", "0.002", "SOLVER.STEPS", "(6,)", "SOLVER.WARMUP_ITERS", "2",
+    )
+    from dpsnet_d2.distill.rounds import distill_max_iter
+
+    cfg.SOLVER.MAX_ITER = distill_max_iter(cfg)
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def tiny_rpc_split():
     """A function (split) -> (annotation dict, {file_name: image}); see make_tiny_rpc_split."""

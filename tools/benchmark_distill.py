@@ -14,13 +14,11 @@ Benchmarks of iterative knowledge distillation (results in BENCHMARKS.md).
 DATASETS.TRAIN. Then ``tools/audit_pseudo_labels.py`` measures the labels.
 """
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
@@ -31,23 +29,20 @@ from detectron2.evaluation import DatasetEvaluators, inference_on_dataset
 from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
 from dpsnet_d2.data import DPSNetDatasetMapper
 from dpsnet_d2.data.datasets import register_rpc_instances
-from dpsnet_d2.distill.consistency import check_consistency
-from dpsnet_d2.distill.pseudo_labels import categories_from_metadata, pseudo_label_json
-from dpsnet_d2.distill.targets import load_target_images, target_classes
+from dpsnet_d2.density_channels import density_channel_map
+from dpsnet_d2.distill.rounds import (
+    Selection,
+    TargetSet,
+    distill_max_iter,
+    distill_stages,
+    label_stage,
+)
+from dpsnet_d2.engine import DistillTrainer, validate_distill_config
 from dpsnet_d2.engine.distill_predict import predict_images
 from dpsnet_d2.utils import write_json_atomic
-from dpsnet_d2.density_channels import density_channel_map
 from dpsnet_d2.utils.cli import run_cli
 
 SCENES = "bench_synth_scenes"
-
-
-def _distill_net():
-    spec = importlib.util.spec_from_file_location(
-        "distill_net", Path(__file__).resolve().parent / "distill_net.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def register_scenes(folder):
@@ -68,30 +63,30 @@ def run_source(args):
 
 
 def run_distill(args):
-    """tools/distill_net.py with the scenes as DATASETS.TRAIN, in this process."""
-    tool = _distill_net()
-    argv = ["--config-file", args.config_file, "--rounds", str(args.rounds),
-            *register_scenes(args.scenes), *args.opts]
-    tool_args = tool.parser().parse_args(argv)
-    tool.check_inputs(tool_args)
-    tool.main(tool_args)
-    return 0
+    """A distillation run (DistillTrainer, its hook and distill.rounds, as tools/distill_net.py)
+    with the scenes as DATASETS.TRAIN, in this process."""
+    cfg = get_dpsnet_cfg(args.config_file, register_scenes(args.scenes) + args.opts)
+    cfg.DISTILL.ROUNDS = args.rounds
+    cfg.SOLVER.MAX_ITER = distill_max_iter(cfg)
+    cfg.freeze()
+    validate_distill_config(cfg)
+    default_setup(cfg, argparse.Namespace(config_file=args.config_file, opts=args.opts,
+                                          eval_only=False))
+    trainer = DistillTrainer(cfg)
+    trainer.resume_or_load(resume=False)
+    return trainer.train()
 
 
-def _pseudo_label(cfg, model, records, categories, image_root, out):
-    """Everything distillation does at a round start except training: seconds."""
+def _pseudo_label(cfg, model, targets, folder):
+    """Everything distillation does at a round start except training (the first round's
+    label_stage, as the training hook calls it): seconds."""
     start = time.perf_counter()
-    _, class_to_channel = density_channel_map(cfg)
-    predictions = predict_images(model, records, DPSNetDatasetMapper(cfg, False),
+    predictions = predict_images(model, targets.records, DPSNetDatasetMapper(cfg, False),
                                  batch_size=cfg.DISTILL.PREDICT_BATCH_SIZE,
                                  num_workers=cfg.DATALOADER.NUM_WORKERS, desc="pseudo-label")
-    keep = []
-    for p in predictions:
-        check = check_consistency(p["scores"], p["classes"], p["counts"], threshold=0.8,
-                                  class_to_channel=class_to_channel)
-        keep.append(check.keep if check.consistent else None)
-    write_json_atomic(out, pseudo_label_json(records, predictions, keep, categories=categories,
-                                             image_root=image_root, info={}))
+    stage = distill_stages(cfg)[0]
+    selection = Selection.from_config(cfg, stage, density_channel_map(cfg)[1])
+    label_stage(stage, targets, predictions, selection, folder)
     return time.perf_counter() - start
 
 
@@ -101,9 +96,7 @@ def run_throughput(args):
     model = DPSNetTrainer.build_model(cfg)
     DetectionCheckpointer(model).load(args.weights)
     model.eval()
-    records = load_target_images(args.dataset)
-    categories = categories_from_metadata(target_classes(args.dataset))
-    image_root = os.path.commonpath([os.path.dirname(r["file_name"]) for r in records])
+    targets = TargetSet.load([args.dataset])
     loader = build_detection_test_loader(cfg, args.dataset)
     inference_on_dataset(model, [next(iter(loader))], DatasetEvaluators([]))  # warm-up
     plain, pseudo = [], []
@@ -112,15 +105,15 @@ def run_throughput(args):
             start = time.perf_counter()
             inference_on_dataset(model, loader, DatasetEvaluators([]))
             plain.append(time.perf_counter() - start)
-            pseudo.append(_pseudo_label(cfg, model, records, categories, image_root,
-                                        os.path.join(tmp, "labels.json")))
-    n = len(records)
+            pseudo.append(_pseudo_label(cfg, model, targets, tmp))
+    n = len(targets.records)
     result = {
         "images": n, "device": str(cfg.MODEL.DEVICE),
         "torch_threads": torch.get_num_threads(),
         "plain_images_per_s": n / min(plain), "pseudo_label_images_per_s": n / min(pseudo),
         "ratio": min(plain) / min(pseudo), "plain_s": plain, "pseudo_label_s": pseudo,
         "predict_batch_size": cfg.DISTILL.PREDICT_BATCH_SIZE,
+        "tau": distill_stages(cfg)[0].threshold if cfg.DISTILL.ROUNDS else None,
     }
     print(json.dumps(result, indent=1))
     if args.json:

@@ -26,7 +26,7 @@ from detectron2.utils.logger import setup_logger
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.augment import SYNTH_SCENES
 from dpsnet_d2.engine import DistillTrainer, check_datasets, check_launch, validate_distill_config
-from dpsnet_d2.engine.distill_trainer import distill_max_iter
+from dpsnet_d2.distill.rounds import distill_max_iter
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, run_cli
 
 

@@ -1,84 +1,39 @@
 """
 The trainer of iterative knowledge distillation: one training run of DPSNetTrainer whose
-iterations are cut into stages (an optional source-only phase, the rounds, the refinement), with
-the training loader replaced at each stage boundary by :class:`DistillationHook`.
+iterations are cut into stages (an optional source-only phase, the rounds, the refinement; the
+plan is :mod:`dpsnet_d2.distill.rounds`), with the training loader replaced at each stage start
+(:meth:`DistillTrainer.switch_to_stage`, called by :class:`~.distill_hook.DistillationHook`).
 """
-from dataclasses import dataclass
-from typing import Callable, Iterable, List
+import logging
+from typing import Callable, Iterable, List, Sequence
 
 from detectron2.data import build_detection_train_loader, get_detection_dataset_dicts
 from detectron2.solver import LRMultiplier, WarmupParamScheduler
 from detectron2.utils import comm
+from detectron2.utils.env import seed_all_rng
 from fvcore.common.param_scheduler import MultiStepParamScheduler, ParamScheduler
 
 from ..data import DPSNetDatasetMapper
-from ..distill.consistency import threshold_for_round
+from ..distill.rounds import DistillStage, batch_split, distill_max_iter
 from ..distill.targets import TargetError, load_target_images, target_classes
 from ..utils.cli import UserError
 from .checks import check_weights
+from .distill_hook import DistillationHook
 from .trainer import DPSNetTrainer
 
 __all__ = [
     "DistillConfigError",
-    "DistillStage",
     "DistillTrainer",
     "MixedBatches",
     "SwitchableLoader",
-    "batch_split",
-    "distill_max_iter",
-    "distill_stages",
     "validate_distill_config",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class DistillConfigError(UserError):
     """A distillation config that cannot run (one line naming the key and the fault)."""
-
-
-@dataclass(frozen=True)
-class DistillStage:
-    """
-    One stage: ``name`` (``round_{r}`` or ``refine``, also its folder under OUTPUT_DIR),
-    ``index`` (r; the refinement takes index ROUNDS), iterations [start, end), tau, and whether
-    it is the instance-level refinement.
-    """
-
-    name: str
-    index: int
-    start: int
-    end: int
-    threshold: float
-    refine: bool = False
-
-
-def distill_stages(cfg) -> List[DistillStage]:
-    """The stages of ``cfg.DISTILL``: rounds 0..ROUNDS-1, then the refinement when enabled."""
-    d = cfg.DISTILL
-    stages, start = [], d.SOURCE_ITERS
-    for r in range(d.ROUNDS):
-        tau = threshold_for_round(d.THRESHOLDS, r)
-        stages.append(DistillStage(f"round_{r}", r, start, start + d.ITERS_PER_ROUND, tau))
-        start += d.ITERS_PER_ROUND
-    if d.REFINE.ENABLED:
-        tau = threshold_for_round(d.THRESHOLDS, d.ROUNDS)
-        stages.append(DistillStage("refine", d.ROUNDS, start, start + d.REFINE.ITERS, tau, True))
-    return stages
-
-
-def distill_max_iter(cfg) -> int:
-    """Total iterations: SOURCE_ITERS + ROUNDS x ITERS_PER_ROUND (+ REFINE.ITERS)."""
-    return distill_stages(cfg)[-1].end if cfg.DISTILL.ROUNDS else cfg.DISTILL.SOURCE_ITERS
-
-
-def batch_split(cfg, have_source: bool, have_target: bool):
-    """(source, target) images of each training batch of SOLVER.IMS_PER_BATCH (all processes)."""
-    total = cfg.SOLVER.IMS_PER_BATCH
-    if not have_target:
-        return total, 0
-    if not have_source:
-        return 0, total
-    target = int(round(total * cfg.DISTILL.TARGET_RATIO))
-    return total - target, target
 
 
 class SwitchableLoader:
@@ -155,7 +110,8 @@ class DistillTrainer(DPSNetTrainer):
       (density targets from the pseudo boxes);
     * ``build_lr_scheduler``: source phase as SOLVER, then DISTILL.BASE_LR;
     * ``build_hooks``: adds the :class:`DistillationHook` before the final writer;
-    * ``state_dict``: checkpoints also hold the optimizer state.
+    * ``state_dict``: checkpoints also hold the optimizer state;
+    * ``switch_to_stage``: the loader of a stage (source + its pseudo-labelled datasets).
 
     SOLVER.MAX_ITER must be :func:`distill_max_iter` (tools/distill_net.py sets it).
     """
@@ -203,12 +159,33 @@ class DistillTrainer(DPSNetTrainer):
             self._trainer.load_state_dict(state_dict["_trainer"])
 
     def build_hooks(self):
-        from .distill_hook import DistillationHook
-
         hooks = super().build_hooks()
         hooks.insert(len(hooks) - 1 if comm.is_main_process() else len(hooks),
                      DistillationHook(self.cfg))
         return hooks
+
+    def switch_to_stage(self, stage: DistillStage, target_datasets: Sequence[str]) -> None:
+        """
+        Train the following steps on source data and the stage's pseudo-labelled
+        ``target_datasets``, split by :func:`~dpsnet_d2.distill.rounds.batch_split`. Every stage
+        draws its data order and augmentations from its own seed (with SEED >= 0), so a run
+        resumed at a stage boundary trains exactly as an uninterrupted one.
+        """
+        cfg = self.cfg
+        if cfg.SEED >= 0:
+            seed_all_rng(cfg.SEED + 1000 * (stage.index + 1))
+        num_source, num_target = batch_split(cfg, bool(cfg.DATASETS.TRAIN), bool(target_datasets))
+        loaders = []
+        if num_source:
+            loaders.append(self.build_source_loader(cfg, num_source))
+        if num_target:
+            loaders.append(self.build_target_loader(cfg, target_datasets, num_target))
+        if not loaders:
+            raise RuntimeError(f"{stage.name}: no pseudo label and no source data "
+                               "(DATASETS.TRAIN is empty): nothing to train on")
+        self.data_loader.switch(loaders[0] if len(loaders) == 1 else MixedBatches(loaders))
+        logger.info(f"{stage.name}: iterations {stage.start}-{stage.end - 1}, batches of "
+                    f"{num_source} source + {num_target} pseudo-labelled target images")
 
 
 def validate_distill_config(cfg, num_processes: int = 1) -> None:

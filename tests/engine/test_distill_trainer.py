@@ -1,39 +1,14 @@
-"""Distillation stages, the LR schedule across them, and the switchable / mixed loaders."""
+"""The LR schedule across the distillation stages, and the switchable / mixed loaders."""
 import itertools
 
 import pytest
 import torch
 
-from dpsnet_d2.engine.distill_trainer import (
-    DistillTrainer,
-    MixedBatches,
-    SwitchableLoader,
-    batch_split,
-    distill_max_iter,
-    distill_stages,
-)
+from dpsnet_d2.engine.distill_trainer import DistillTrainer, MixedBatches, SwitchableLoader
 
 
-@pytest.fixture
-def cfg(tiny_dpsnet_cfg):
-    cfg = tiny_dpsnet_cfg(
-        "DISTILL.SOURCE_ITERS", "10", "DISTILL.ROUNDS", "3", "DISTILL.ITERS_PER_ROUND", "5",
-        "DISTILL.REFINE.ITERS", "4", "DISTILL.THRESHOLDS", "(0.8, 0.9)", "SOLVER.BASE_LR", "0.01",
-        "DISTILL.BASE_LR", "0.002", "SOLVER.STEPS", "(6,)", "SOLVER.WARMUP_ITERS", "2",
-    )
-    cfg.SOLVER.MAX_ITER = distill_max_iter(cfg)
-    return cfg
-
-
-def test_stages(cfg):
-    stages = distill_stages(cfg)
-    assert [(s.name, s.start, s.end, s.threshold, s.refine) for s in stages] == [
-        ("round_0", 10, 15, 0.8, False), ("round_1", 15, 20, 0.9, False),
-        ("round_2", 20, 25, 0.9, False), ("refine", 25, 29, 0.9, True)]
-    assert distill_max_iter(cfg) == 29
-
-
-def test_lr_follows_the_source_schedule_then_the_distillation_lr(cfg):
+def test_lr_follows_the_source_schedule_then_the_distillation_lr(distill_cfg):
+    cfg = distill_cfg
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=cfg.SOLVER.BASE_LR)
     scheduler = DistillTrainer.build_lr_scheduler(cfg, optimizer)
@@ -45,12 +20,6 @@ def test_lr_follows_the_source_schedule_then_the_distillation_lr(cfg):
     assert lrs[0] < 0.01 and lrs[3] == pytest.approx(0.01)  # warm-up, then base LR
     assert lrs[7] == pytest.approx(0.001)  # SOLVER.STEPS 6: x 0.1
     assert all(lr == pytest.approx(0.002) for lr in lrs[10:])
-
-
-def test_batch_split(cfg):
-    cfg.merge_from_list(["SOLVER.IMS_PER_BATCH", "4", "DISTILL.TARGET_RATIO", "0.25"])
-    assert batch_split(cfg, True, True) == (3, 1)
-    assert batch_split(cfg, True, False) == (4, 0) and batch_split(cfg, False, True) == (0, 4)
 
 
 def test_switchable_and_mixed_loaders():

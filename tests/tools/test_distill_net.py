@@ -4,8 +4,6 @@ import json
 import pytest
 import torch
 
-from dpsnet_d2.engine import distill_hook
-
 STAGES = ("round_0", "round_1", "refine")
 
 
@@ -30,6 +28,14 @@ def test_two_rounds_write_every_artifact(load_tool, distill_args, distill_opts, 
     assert (tmp_path / "distill_progress.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "last_checkpoint").read_text() == "refine/model_final.pth"
     assert torch.load(tmp_path / "refine" / "model_final.pth", weights_only=False)["iteration"] == 7
+    # the stage's label-free numbers went through EventStorage into metrics.json (the writer
+    # keeps the latest value of each: the refinement's, put at its first iteration 6)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.json").read_text().splitlines()]
+    row = next(r for r in rows if "distill/tau" in r)
+    refine = json.loads((tmp_path / "refine" / "round_summary.json").read_text())
+    assert (row["iteration"], row["distill/stage"], row["distill/tau"]) == (6, 2, refine["threshold"])
+    assert row["distill/consistency_rate"] == refine["consistency_rate"]
+    assert row["distill/pseudo_boxes"] == refine["pseudo_boxes"]
 
 
 def test_kill_and_resume_give_the_same_labels(

@@ -251,12 +251,13 @@ def compose_scene(
         _paste(stack, place, k)
     keep, boxes, masks = _annotate(stack, drop_below, with_masks)
     items = np.asarray([stack.src[j] for j in keep], np.int64)
+    whole = np.asarray(stack.whole, np.float32).reshape(-1, 4) if rule == "box_iou" else None
     return SynthesizedScene(
         image=stack.image, boxes=boxes,
         classes=np.asarray(classes, np.int64)[items] if classes is not None else items.copy(),
         visible=np.asarray([stack.visible[j] / stack.full[j] for j in keep], np.float32),
         cutouts=items, masks=masks, level=level,
         full=np.asarray([stack.full[j] for j in keep], np.int64),
-        whole_boxes=np.asarray(stack.whole, np.float32).reshape(-1, 4) if rule == "box_iou" else None,
+        whole_boxes=whole,
         skipped=skipped, shrunk=shrunk,
     )
