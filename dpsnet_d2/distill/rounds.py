@@ -8,7 +8,8 @@ Stages: an optional source-only phase (DISTILL.SOURCE_ITERS iterations), rounds 
 DISTILL.ITERS_PER_ROUND iterations each, then the instance-level refinement (DISTILL.REFINE.*).
 Files of a stage, in ``OUTPUT_DIR/<stage name>/``::
 
-    pseudo_labels.json     the consistent target images with their kept boxes
+    pseudo_labels.json     the consistent target images with their kept boxes (this round's)
+    training_labels.json   DISTILL.ACCUMULATE: every image pseudo-labelled so far (what trains)
     refined_labels.json    refinement: the confident boxes of the other images, on painted copies
     images/                refinement: the painted copies (PNG)
     round_summary.json     the stage's label-free numbers; at its end training time and eval
@@ -30,13 +31,20 @@ from detectron2.data.detection_utils import read_image
 
 from ..utils import atomic_write_bytes, read_json, write_json_atomic
 from .consistency import ConsistencyResult, check_consistency, count_gap, threshold_for_round
-from .pseudo_labels import categories_from_metadata, pseudo_label_json, register_pseudo_labels
+from .calibration import apply_agnostic_nms
+from .pseudo_labels import (
+    accumulate_pseudo_labels,
+    categories_from_metadata,
+    pseudo_label_json,
+    register_pseudo_labels,
+)
 from .refinement import paint_boxes, split_detections
 from .report import progress_png, summary_markdown
 from .targets import load_target_images, target_classes
 
 __all__ = [
     "DistillStage", "PSEUDO_LABELS", "REFINED_LABELS", "ROUND_SUMMARY", "Selection", "TargetSet",
+    "TRAINING_LABELS",
     "batch_split", "distill_max_iter", "distill_stages", "finish_stage_summary", "label_stage",
     "register_stage_labels", "stage_scalars", "write_run_report",
 ]  # fmt: skip
@@ -45,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 # File names inside OUTPUT_DIR/<stage>/.
 PSEUDO_LABELS = "pseudo_labels.json"
+TRAINING_LABELS = "training_labels.json"
 REFINED_LABELS = "refined_labels.json"
 ROUND_SUMMARY = "round_summary.json"
 REFINED_IMAGES = "images"
@@ -104,6 +113,8 @@ class Selection:
     * ``threshold`` (tau) and ``min_boxes``: an image is consistent when its detections above tau
       count what its density map counts, per channel of ``class_to_channel``
       (:func:`~.consistency.check_consistency`); its kept boxes become pseudo labels;
+    * ``nms_iou``: class-agnostic NMS on the detections before they are counted (0: none);
+    * ``accumulate``: the stage trains on every image pseudo-labelled so far;
     * ``refine``: the instance-level refinement also labels the other images' detections above
       ``label_threshold`` and paints those between ``paint_min_score`` and it
       (:func:`~.refinement.split_detections`).
@@ -113,15 +124,21 @@ class Selection:
     class_to_channel: Tuple[int, ...]
     min_boxes: int
     refine: bool = False
+    nms_iou: float = 0.0
+    accumulate: bool = False
     label_threshold: float = 0.0
     paint_min_score: float = 0.0
 
     @classmethod
-    def from_config(cls, cfg, stage: DistillStage, class_to_channel: Sequence[int]):
-        """The selection of ``stage`` under ``cfg.DISTILL``."""
+    def from_config(cls, cfg, stage: DistillStage, class_to_channel: Sequence[int],
+                    threshold: Optional[float] = None):
+        """The selection of ``stage`` under ``cfg.DISTILL`` (``threshold``: a calibrated tau
+        instead of the stage's scheduled one)."""
         d = cfg.DISTILL
-        return cls(threshold=stage.threshold, class_to_channel=tuple(class_to_channel),
-                   min_boxes=d.MIN_BOXES, refine=stage.refine,
+        tau = stage.threshold if threshold is None else float(threshold)
+        return cls(threshold=tau, class_to_channel=tuple(class_to_channel),
+                   min_boxes=d.MIN_BOXES, refine=stage.refine, nms_iou=d.AGNOSTIC_NMS_IOU,
+                   accumulate=d.ACCUMULATE,
                    label_threshold=d.REFINE.SCORE_THRESH, paint_min_score=d.REFINE.PAINT_MIN_SCORE)
 
     def check(self, prediction: Dict) -> ConsistencyResult:
@@ -149,23 +166,35 @@ class TargetSet:
 
 
 def label_stage(stage: DistillStage, targets: TargetSet, predictions: Sequence[Dict],
-                selection: Selection, folder: str, *, predict_seconds: float = 0.0) -> Dict:
+                selection: Selection, folder: str, *, predict_seconds: float = 0.0,
+                previous_folder: Optional[str] = None, tau_info: Optional[Dict] = None) -> Dict:
     """
     Select the pseudo labels of ``stage`` from ``predictions`` (one per target record, in order)
-    and write the stage's files in ``folder``: ``pseudo_labels.json``, for the refinement also
-    ``refined_labels.json`` and ``images/``, and ``round_summary.json`` (status "training").
+    and write the stage's files in ``folder``: ``pseudo_labels.json``, with
+    ``selection.accumulate`` ``training_labels.json`` (these and ``previous_folder``'s training
+    labels), for the refinement also ``refined_labels.json`` and ``images/``, and
+    ``round_summary.json`` (status "training"; ``tau_info``, how tau was chosen, goes into it).
 
     Returns:
         the summary written (label-free numbers: consistency per level, pseudo boxes, count gap).
     """
     records = targets.records
+    if 0 < selection.nms_iou < 1:
+        predictions = apply_agnostic_nms(predictions, selection.nms_iou)
     checks = [selection.check(p) for p in predictions]
     info = {"stage": stage.name, "round": stage.index, "threshold": selection.threshold,
-            "min_boxes": selection.min_boxes}
+            "min_boxes": selection.min_boxes, "agnostic_nms_iou": selection.nms_iou}
     keep = [c.keep if c.consistent else None for c in checks]
     data = pseudo_label_json(records, predictions, keep, categories=targets.categories,
                              image_root=targets.image_root, info=info)
     write_json_atomic(os.path.join(folder, PSEUDO_LABELS), data)
+    training = None
+    if selection.accumulate and not selection.refine:
+        earlier = None
+        if previous_folder and os.path.isfile(os.path.join(previous_folder, TRAINING_LABELS)):
+            earlier = read_json(os.path.join(previous_folder, TRAINING_LABELS))
+        training = accumulate_pseudo_labels(earlier, data)
+        write_json_atomic(os.path.join(folder, TRAINING_LABELS), training)
     levels, consistent = Counter(), Counter()
     for record, check in zip(records, checks):
         level = record.get("level", "all")
@@ -181,6 +210,8 @@ def label_stage(stage: DistillStage, targets: TargetSet, predictions: Sequence[D
         "levels": {k: {"images": levels[k], "consistent": consistent[k],
                        "rate": consistent[k] / levels[k]} for k in levels},
         "pseudo_boxes": len(data["annotations"]),
+        "training_images": len((training or data)["images"]),
+        "tau": tau_info or {"mode": "schedule"},
         "count_gap": count_gap(checks),
         "predict_seconds": round(predict_seconds, 2), "status": "training",
     }
@@ -243,7 +274,8 @@ def register_stage_labels(stage: DistillStage, folder: str, image_root: str) -> 
     dataset names. A missing file (a resume inside a stage whose labels were never written)
     is a FileNotFoundError.
     """
-    files = [(PSEUDO_LABELS, image_root)]
+    accumulated = os.path.isfile(os.path.join(folder, TRAINING_LABELS))
+    files = [(TRAINING_LABELS if accumulated else PSEUDO_LABELS, image_root)]
     if stage.refine:
         files.append((REFINED_LABELS, os.path.join(folder, REFINED_IMAGES)))
     names = []

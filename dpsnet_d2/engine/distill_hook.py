@@ -25,6 +25,7 @@ from ..distill.rounds import (
     stage_scalars,
     write_run_report,
 )
+from .distill_calibration import ThresholdCalibrator
 from .distill_predict import predict_images
 
 __all__ = ["DistillationHook", "save_stage_checkpoint"]
@@ -47,6 +48,8 @@ class DistillationHook(HookBase):
         self.targets = TargetSet.load(list(cfg.DISTILL.TARGET_DATASETS))
         self.class_to_channel = density_channel_map(cfg)[1]
         self.mapper = DPSNetDatasetMapper(cfg, False)
+        self.calibrator = (ThresholdCalibrator(cfg, self.class_to_channel)
+                           if cfg.DISTILL.THRESHOLD_MODE == "calibrated" else None)
         self._train_start = None
 
     def stage_dir(self, stage):
@@ -82,11 +85,18 @@ class DistillationHook(HookBase):
             batch_size=self.cfg.DISTILL.PREDICT_BATCH_SIZE,
             num_workers=self.cfg.DATALOADER.NUM_WORKERS, desc=f"{stage.name}: predict targets",
         )
+        tau, tau_info = stage.threshold, None
+        if self.calibrator is not None:
+            tau, tau_info = self.calibrator(self.trainer.model, stage.threshold,
+                                            desc=f"{stage.name}: calibrate tau")
         if comm.is_main_process():
-            selection = Selection.from_config(self.cfg, stage, self.class_to_channel)
+            selection = Selection.from_config(self.cfg, stage, self.class_to_channel, tau)
+            previous = [s for s in self.stages if s.end == stage.start]
             summary = label_stage(stage, self.targets, predictions, selection,
                                   self.stage_dir(stage),
-                                  predict_seconds=time.perf_counter() - start)
+                                  predict_seconds=time.perf_counter() - start,
+                                  previous_folder=self.stage_dir(previous[0]) if previous else None,
+                                  tau_info=tau_info)
             self.trainer.storage.put_scalars(smoothing_hint=False, **stage_scalars(summary))
         comm.synchronize()
         self._start_training(stage)

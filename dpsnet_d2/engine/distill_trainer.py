@@ -193,7 +193,8 @@ def validate_distill_config(cfg, num_processes: int = 1) -> None:
     Check a distillation config before any training; raise :class:`DistillConfigError` or
     :class:`TargetError` with one line naming the key, dataset or file at fault.
 
-    Checks: the counting view is on; rounds, iterations, ratio and LR are sane; SOLVER.MAX_ITER
+    Checks: the counting view is on; rounds, iterations, ratio, LR and the selection keys
+    (threshold mode and calibration, MIN_BOXES, class-agnostic NMS) are sane; SOLVER.MAX_ITER
     is the stages' total; the batch split divides among ``num_processes``; there is a model to
     start from; every target dataset loads (images only) with at least one image and the model's
     classes; no evaluation dataset is a target dataset.
@@ -214,6 +215,18 @@ def validate_distill_config(cfg, num_processes: int = 1) -> None:
         fail(f"DISTILL.TARGET_RATIO={d.TARGET_RATIO} must lie in [0, 1]")
     if not d.THRESHOLDS or not all(0.0 <= t < 1.0 for t in d.THRESHOLDS):
         fail(f"DISTILL.THRESHOLDS={tuple(d.THRESHOLDS)} must be non-empty, each in [0, 1)")
+    if d.THRESHOLD_MODE not in ("schedule", "calibrated"):
+        fail(f"DISTILL.THRESHOLD_MODE={d.THRESHOLD_MODE!r}: choose 'schedule' or 'calibrated'")
+    if d.THRESHOLD_MODE == "calibrated" and (
+            d.CALIBRATION.SCENES < 1 or not 0 < d.CALIBRATION.PRECISION <= 1
+            or not cfg.INPUT.SYNTHESIS.CUTOUT_STORE):
+        fail(f"DISTILL.THRESHOLD_MODE 'calibrated' needs DISTILL.CALIBRATION.SCENES >= 1 (is "
+             f"{d.CALIBRATION.SCENES}), DISTILL.CALIBRATION.PRECISION in (0, 1] (is "
+             f"{d.CALIBRATION.PRECISION}) and a cut-out store in INPUT.SYNTHESIS.CUTOUT_STORE "
+             "to synthesize the calibration scenes from")
+    if d.MIN_BOXES < 0 or not 0 <= d.AGNOSTIC_NMS_IOU < 1:
+        fail(f"DISTILL.MIN_BOXES={d.MIN_BOXES} must be >= 0 and DISTILL.AGNOSTIC_NMS_IOU="
+             f"{d.AGNOSTIC_NMS_IOU} in [0, 1)")
     if d.BASE_LR <= 0 or cfg.SOLVER.BASE_LR <= 0:
         fail(f"DISTILL.BASE_LR={d.BASE_LR} and SOLVER.BASE_LR must be > 0")
     if cfg.SOLVER.MAX_ITER != distill_max_iter(cfg):

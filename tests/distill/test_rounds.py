@@ -66,7 +66,8 @@ def test_label_stage_writes_the_stage_files(targets, distill_cfg, tmp_path):
     summary = label_stage(refine, targets, predictions, selection, str(tmp_path))
     labels = json.loads((tmp_path / "pseudo_labels.json").read_text())
     assert [a["image_id"] for a in labels["annotations"]] == [targets.records[0]["image_id"]] * 2
-    assert labels["info"] == {"stage": "refine", "round": 3, "threshold": 0.9, "min_boxes": 1}
+    assert labels["info"] == {"stage": "refine", "round": 3, "threshold": 0.9, "min_boxes": 1,
+                              "agnostic_nms_iou": 0.0}
     refined = json.loads((tmp_path / "refined_labels.json").read_text())
     assert len(refined["images"]) == 1 and len(refined["annotations"]) == 1
     assert len(list((tmp_path / "images").rglob("*.png"))) == 1
@@ -102,3 +103,30 @@ def test_selection_checks_one_image():
     assert ok.consistent and ok.keep.tolist() == [True, True]
     assert not selection.check(_prediction([0.9, 0.4], [2.0, 0.0])).consistent
     assert np.array_equal(selection.check(_prediction([], [0.0, 0.0])).keep, [])
+
+
+def test_rounds_accumulate_labels_and_nms_counts_a_cross_class_duplicate_once(
+        targets, distill_cfg, tmp_path):
+    cfg = distill_cfg
+    cfg.merge_from_list(["DISTILL.MIN_BOXES", "1", "DISTILL.AGNOSTIC_NMS_IOU", "0.5"])
+    r0, r1 = distill_stages(cfg)[:2]
+    sel0 = Selection.from_config(cfg, r0, [0, 0, 0], threshold=0.6)
+    assert (sel0.threshold, sel0.nms_iou, sel0.accumulate) == (0.6, 0.5, True)
+    same_box = {"boxes": torch.tensor([[4.0, 4.0, 14.0, 14.0], [4.0, 4.0, 14.0, 14.5]]),
+                "scores": torch.tensor([0.9, 0.8]), "classes": torch.tensor([0, 1]),
+                "counts": torch.tensor([1.0])}  # one product seen as two SKUs; density 1
+    first = [same_box, _prediction([0.9], [3.0]), _prediction([], [0.0])]
+    label_stage(r0, targets, first, sel0, str(tmp_path / "round_0"))
+    assert len(json.loads((tmp_path / "round_0" / "pseudo_labels.json").read_text())[
+        "annotations"]) == 1  # NMS left one box: consistent with the density's 1
+    second = [_prediction([0.9], [3.0]), _prediction([0.9, 0.95], [2.0]), _prediction([], [0.0])]
+    sel1 = Selection.from_config(cfg, r1, [0, 0, 0], threshold=0.6)
+    summary = label_stage(r1, targets, second, sel1, str(tmp_path / "round_1"),
+                          previous_folder=str(tmp_path / "round_0"),
+                          tau_info={"mode": "calibrated", "calibrated": 0.6})
+    assert summary["consistent_images"] == 1 and summary["training_images"] == 2
+    assert summary["tau"]["mode"] == "calibrated"
+    training = json.loads((tmp_path / "round_1" / "training_labels.json").read_text())
+    assert len(training["images"]) == 2 and len(training["annotations"]) == 3
+    names = register_stage_labels(r1, str(tmp_path / "round_1"), targets.image_root)
+    assert names == ["distill_round_1_training_labels"] and len(DatasetCatalog.get(names[0])) == 2
