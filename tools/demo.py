@@ -59,11 +59,11 @@ def ensure_data(datasets_root, num_classes):
         json_file = os.path.join(root, json_name("train"))
         if not os.path.isfile(json_file):
             raise UserError(f"{root} exists but has no {json_name('train')}: {fix}")
+        found = len(load_rpc_categories(json_file)["thing_classes"])
         try:
             check_format_version(root)
         except ValueError as e:
             raise UserError(f"{e} (or delete it: the demo then generates it)") from e
-        found = len(load_rpc_categories(json_file)["thing_classes"])
         if found != num_classes:
             raise UserError(
                 f"{root} has {found} classes, the config's MODEL.ROI_HEADS.NUM_CLASSES "

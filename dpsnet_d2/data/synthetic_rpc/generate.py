@@ -164,8 +164,12 @@ def check_format_version(root: str) -> int:
     Raises:
         ValueError: one line naming ``root`` if it is older than :data:`FORMAT_VERSION`.
     """
-    with open(os.path.join(root, json_name("train"))) as f:
-        version = int(json.load(f).get("info", {}).get("format_version", 1))
+    path = os.path.join(root, json_name("train"))
+    try:
+        with open(path) as f:
+            version = int(json.load(f).get("info", {}).get("format_version", 1))
+    except (OSError, ValueError, AttributeError) as e:
+        raise ValueError(f"{path}: not a readable synthetic RPC train json ({e})") from e
     if version < FORMAT_VERSION:
         raise ValueError(
             f"{root}: synthetic RPC format {version}, this version of dpsnet_d2 needs "
