@@ -24,9 +24,8 @@ import sys
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.engine.view_benchmark import ViewSets, measure_views
-from dpsnet_d2.evaluation.rpc_protocol import write_json_atomic
 from dpsnet_d2.evaluation.view_report import views_markdown, views_png
-from dpsnet_d2.utils import atomic_write_bytes
+from dpsnet_d2.utils import atomic_write_bytes, write_json_atomic
 from dpsnet_d2.utils.cli import UserError, check_output_dir, int_at_least, run_cli
 
 
