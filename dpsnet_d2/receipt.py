@@ -9,6 +9,7 @@ The checkout receipt: what DPSNet's two views say about one photo of the counter
 Shape shorthand — D: detections, C: density channels, h x w: density map at stride s over the
 network input (the resized image), H x W: the photo.
 """
+import os
 from collections import Counter
 from typing import Dict, List, Sequence
 
@@ -19,8 +20,9 @@ import torch
 from detectron2.utils.visualizer import Visualizer
 
 from .distill.consistency import check_consistency
+from .utils.file_io import atomic_write_bytes, write_json_atomic
 
-__all__ = ["make_receipt", "receipt_text", "draw_receipt"]
+__all__ = ["make_receipt", "receipt_text", "draw_receipt", "write_receipt", "write_receipt_index"]
 
 
 def make_receipt(
@@ -142,3 +144,28 @@ def draw_receipt(
                     color, 1, cv2.LINE_AA)
     panels.append(panel)
     return np.concatenate(panels, axis=1)
+
+
+def write_receipt(output: str, image_path: str, picture_rgb: np.ndarray, receipt: Dict) -> Dict:
+    """
+    Write one image's receipt into the folder ``output``, each file atomically:
+    ``<stem>.jpg`` (``picture_rgb``, H x W x 3 uint8, JPEG quality 90), ``<stem>.json`` (the
+    image path and the receipt) and ``<stem>.txt`` (:func:`receipt_text`).
+
+    Returns:
+        the receipt's entry of ``receipts.json``.
+    """
+    stem = os.path.splitext(os.path.basename(image_path))[0]
+    _, jpg = cv2.imencode(".jpg", picture_rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    atomic_write_bytes(os.path.join(output, stem + ".jpg"), jpg.tobytes())
+    write_json_atomic(os.path.join(output, stem + ".json"), {"image": image_path, **receipt},
+                      indent=2)
+    atomic_write_bytes(os.path.join(output, stem + ".txt"),
+                       receipt_text(os.path.basename(image_path), receipt).encode())
+    return {"image": image_path, "receipt": stem + ".json", "total": receipt["total"],
+            "needs_look": receipt["needs_look"]}
+
+
+def write_receipt_index(output: str, index: List[Dict]) -> None:
+    """``receipts.json`` in ``output``: the entries :func:`write_receipt` returned."""
+    write_json_atomic(os.path.join(output, "receipts.json"), index, indent=2)

@@ -37,6 +37,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from dpsnet_d2.evaluation.rpc_protocol import level_rows  # noqa: E402
 from dpsnet_d2.utils import atomic_write_bytes  # noqa: E402
 from dpsnet_d2.utils.cli import (  # noqa: E402
     UserError,
@@ -155,7 +156,7 @@ def run_one(variant, seed, p, cutouts, root, env, deadline=None):
         report = json.load(f)
     with open(timing) as f:
         seconds = json.load(f)["seconds"]
-    averaged = {r["method"]: r for r in report["rows"] if r["level"] == "averaged"}
+    averaged = level_rows(report)
     row = {f"{method}/{key}": averaged.get(method, {}).get(key) for method, key in COLUMNS}
     row["consistency"] = consistency_rate(out)
     row["minutes"] = seconds / 60

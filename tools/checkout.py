@@ -13,7 +13,6 @@ look". Class names come from the metadata of the config's first DATASETS.TEST (o
 dataset; --threshold defaults to TEST.RPC_SCORE_THRESH.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -26,8 +25,7 @@ from detectron2.engine import DefaultPredictor
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.modeling.density import density_channel_map
-from dpsnet_d2.receipt import draw_receipt, make_receipt, receipt_text
-from dpsnet_d2.utils import atomic_write_bytes
+from dpsnet_d2.receipt import draw_receipt, make_receipt, write_receipt, write_receipt_index
 from dpsnet_d2.utils.cli import (
     UserError,
     add_debug_flag,
@@ -93,7 +91,6 @@ def main(argv=None):
         receipt = make_receipt(
             outputs, thing_classes, threshold=threshold, class_to_channel=class_to_channel
         )
-        stem = os.path.splitext(os.path.basename(path))[0]
         height, width = image.shape[:2]
         input_size = ResizeShortestEdge.get_output_shape(
             height, width, resize.short_edge_length[0], resize.max_size
@@ -101,16 +98,8 @@ def main(argv=None):
         picture = draw_receipt(
             image[:, :, ::-1], outputs, metadata, receipt, stride=stride, input_size=input_size
         )
-        ok, jpg = cv2.imencode(".jpg", picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
-        atomic_write_bytes(os.path.join(output, stem + ".jpg"), jpg.tobytes())
-        record = {"image": path, **receipt}
-        atomic_write_bytes(os.path.join(output, stem + ".json"),
-                           json.dumps(record, indent=2).encode())
-        atomic_write_bytes(os.path.join(output, stem + ".txt"),
-                           receipt_text(os.path.basename(path), receipt).encode())
-        index.append({"image": path, "receipt": stem + ".json", "total": receipt["total"],
-                      "needs_look": receipt["needs_look"]})
-    atomic_write_bytes(os.path.join(output, "receipts.json"), json.dumps(index, indent=2).encode())
+        index.append(write_receipt(output, path, picture, receipt))
+    write_receipt_index(output, index)
     flagged = sum(r["needs_look"] for r in index)
     print(f"{len(index)} receipts in {output} ({flagged} flagged 'needs a look')")
     return 0

@@ -30,7 +30,7 @@ from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data.datasets.rpc_format import json_name, load_rpc_categories
 from dpsnet_d2.data.datasets.synthetic import COUNTER_DIR
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, check_format_version, generate_synthetic_rpc
-from dpsnet_d2.evaluation.rpc_protocol import report_table
+from dpsnet_d2.evaluation.rpc_protocol import level_rows, report_table
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, int_at_least, run_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -192,8 +192,7 @@ def load_report(path, title):
 
 def averaged(report):
     """{(method, metric): value} of the averaged rows."""
-    rows = [r for r in report["rows"] if r["level"] == "averaged"]
-    return {(r["method"], k): r.get(k) for r in rows for k in r}
+    return {(m, k): v for m, row in level_rows(report).items() for k, v in row.items()}
 
 
 def verdict(before, after, distill_dir):

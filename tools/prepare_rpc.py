@@ -42,6 +42,8 @@ from dpsnet_d2.utils.cli import (
 
 
 def _device(name):
+    """An argparse ``type`` for ``--device`` (every subcommand): cpu, or cuda[:k] when CUDA is
+    available."""
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(f"{name}, but no CUDA device is available")
     return name
@@ -211,14 +213,6 @@ def run_synthesize(args):
 # ------------------------------------------------------------------------------------------- #
 # train-render / render: the CycleGAN that renders synthesized scenes in the target style
 # ------------------------------------------------------------------------------------------- #
-def _render_device(name):
-    import torch
-
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA device is available")
-    return name
-
-
 def add_train_render_parser(subparsers):
     p = subparsers.add_parser(
         "train-render",
@@ -238,7 +232,7 @@ def add_train_render_parser(subparsers):
         "--out", required=True, help="output folder: checkpoints, metrics.json, samples/"
     )
     p.add_argument("--resume", action="store_true", help="continue from OUT/last_checkpoint.pth")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--workers", type=int, default=2, help="data-loader processes per domain")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument(
@@ -284,7 +278,7 @@ def add_train_render_parser(subparsers):
 def run_train_render(args):
     from dpsnet_d2.augment.render import CycleGANConfig, list_domain_images, train_cyclegan
 
-    device = _render_device(args.device)
+    device = args.device
     if args.threads > 0:
         import torch
 
@@ -330,7 +324,7 @@ def add_render_parser(subparsers):
     )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--workers", type=int, default=2, help="decoding processes and writer threads")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
 
 
@@ -340,7 +334,7 @@ def run_render(args):
     result = render_offline_set(
         args.checkpoint, args.input, args.out, image_root=args.input_images,
         size=args.size or None, batch_size=args.batch_size, num_workers=args.workers,
-        device=_render_device(args.device), overwrite=args.overwrite,
+        device=args.device, overwrite=args.overwrite,
     )  # fmt: skip
     print(json.dumps(result))
 

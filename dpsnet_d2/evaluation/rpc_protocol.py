@@ -26,7 +26,7 @@ from .rpc_metrics import CountTable, official_sweep
 
 __all__ = [
     "AVERAGED", "COLUMNS", "RPCGroundTruth", "Detections", "evaluate_counts",
-    "build_report", "report_table", "report_text", "report_metrics",
+    "build_report", "level_rows", "report_table", "report_text", "report_metrics",
 ]
 
 AVERAGED = "averaged"
@@ -284,3 +284,8 @@ def report_metrics(report):
             if row[key] is not None:
                 flat[f"{level}/{key}"] = float(row[key])
     return flat
+
+
+def level_rows(report, level="averaged"):
+    """The rows of one level of a report (``rpc_results.json``) by method: {method: row}."""
+    return {row["method"]: row for row in report["rows"] if row["level"] == level}

@@ -4,10 +4,11 @@ the target images (domain B: light, shadows, sensor noise), trained unpaired on 
 
 ``networks`` (generator, discriminator), ``losses`` (LSGAN, cycle, identity), ``image_pool``,
 ``model`` (settings, the four networks, one optimisation step), ``checkpoint``, ``domains``
-(image lists and training crops), ``train`` (the loop) and ``render`` (applying A -> B to an
-offline set, boxes unchanged). Command line: ``tools/prepare_rpc.py train-render`` / ``render``.
+(image lists and training crops), ``train`` (the loop), ``render`` (applying A -> B to an
+offline set, boxes unchanged) and ``domain_gap`` (how far two image domains are apart). Command line: ``tools/prepare_rpc.py train-render`` / ``render``.
 """
 from .checkpoint import RenderCheckpointError, load_checkpoint, load_renderer, save_checkpoint
+from .domain_gap import classifier_accuracy, colour_w2
 from .domains import DomainError, list_domain_images
 from .model import CycleGAN, CycleGANConfig, CycleGANSolver
 from .networks import PatchDiscriminator, ResnetGenerator
@@ -16,6 +17,7 @@ from .train import train_cyclegan
 
 __all__ = [
     "CycleGAN", "CycleGANConfig", "CycleGANSolver", "DomainError", "PatchDiscriminator",
-    "RenderCheckpointError", "ResnetGenerator", "list_domain_images", "load_checkpoint",
+    "RenderCheckpointError", "ResnetGenerator", "classifier_accuracy", "colour_w2",
+    "list_domain_images", "load_checkpoint",
     "load_renderer", "render_offline_set", "save_checkpoint", "train_cyclegan", "translate_batch",
 ]  # fmt: skip
