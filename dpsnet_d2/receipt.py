@@ -20,7 +20,17 @@ from detectron2.utils.visualizer import Visualizer
 
 from .distill.consistency import check_consistency
 
-__all__ = ["make_receipt", "receipt_text", "draw_receipt"]
+__all__ = ["make_receipt", "nonfinite_outputs", "receipt_text", "draw_receipt"]
+
+
+def nonfinite_outputs(outputs: Dict) -> List[str]:
+    """The fields of one image's output holding NaN or infinite values ("scores", "boxes",
+    "counts"); [] when all are finite."""
+    instances = outputs["instances"]
+    fields = {"scores": instances.scores, "boxes": instances.pred_boxes.tensor}
+    if "counts" in outputs:
+        fields["counts"] = outputs["counts"]
+    return [k for k, v in fields.items() if not bool(torch.isfinite(v).all())]
 
 
 def make_receipt(
@@ -41,7 +51,12 @@ def make_receipt(
         dict: "items" {SKU name: count} (sorted by name), "total", "density_counts" (C ints) and
         "density_total" (float) when the counting view is on, and "needs_look" (bool: the views
         disagree; False without a counting view).
+    Raises:
+        ValueError: the outputs hold NaN or infinite values (never a receipt).
     """
+    bad = nonfinite_outputs(outputs)
+    if bad:
+        raise ValueError(f"the model's {', '.join(bad)} hold NaN or infinite values: no receipt")
     instances = outputs["instances"].to("cpu")
     scores = instances.scores.numpy()
     classes = instances.pred_classes.numpy()
