@@ -162,13 +162,13 @@ def tiny_distill_weights(distill_rpc, tiny_rcnn_opts, tmp_path_factory):
 
 def write_bad_images(folder, good, suffix=".jpg"):
     """Write the bad image files a user meets beside ``good`` (a valid image file) into
-    ``folder``: zero bytes, text, the first half of ``good``; returns {kind: path}."""
+    ``folder``: zero bytes, text, ``good`` without its last tenth; returns {kind: path}."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = Path(good).read_bytes()
     files = {"empty": (folder / f"empty{suffix}", b""),
              "text": (folder / f"text{suffix}", b"not an image at all\n"),
-             "truncated": (folder / f"truncated{suffix}", data[: len(data) // 2])}
+             "truncated": (folder / f"truncated{suffix}", data[: len(data) - max(16, len(data) // 10)])}
     for path, content in files.values():
         path.write_bytes(content)
     return {kind: path for kind, (path, _) in files.items()}
