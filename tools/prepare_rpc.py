@@ -353,15 +353,15 @@ def run_train_render(args):
     from dpsnet_d2.augment.render.train import FINAL_CHECKPOINT, LAST_CHECKPOINT
     from dpsnet_d2.utils.paths import check_run_folder
 
-    out = check_output_dir(args.out, "--out")
-    check_run_folder(out, (FINAL_CHECKPOINT, LAST_CHECKPOINT), resume=args.resume,
-                     overwrite=args.overwrite)
     paths_a = _checked_images(list_domain_images(args.domain_a, args.domain_a_images), "--domain-a")
     paths_b = _checked_images(list_domain_images(args.domain_b, args.domain_b_images), "--domain-b")
     fewest = min(len(paths_a), len(paths_b))
     if args.batch_size > fewest:
         raise UserError(f"--batch-size {args.batch_size}: larger than the smaller domain "
                         f"({fewest} images); a step needs that many images of each domain")
+    out = check_output_dir(args.out, "--out")
+    check_run_folder(out, (FINAL_CHECKPOINT, LAST_CHECKPOINT), resume=args.resume,
+                     overwrite=args.overwrite)
     logging.getLogger("dpsnet_d2.prepare_rpc").info(
         f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}"
     )

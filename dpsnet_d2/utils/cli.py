@@ -128,8 +128,9 @@ def error_line(error):
     if "Original Traceback" in text:
         lines = [line for line in text.strip().splitlines() if line.strip()]
         last = lines[-1].strip()
-        prefix = f"{type(error).__name__}: "
-        text = last[len(prefix):] if last.startswith(prefix) else last
+        # "pkg.module.DomainError: message" -> "message"
+        name, sep, rest = last.partition(": ")
+        text = rest if sep and name.split(".")[-1] == type(error).__name__ else last
     return " ".join(text.split())
 
 
