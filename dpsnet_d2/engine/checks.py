@@ -101,8 +101,8 @@ def last_checkpoint(output_dir):
 def check_image_files(records, source):
     """
     Every image of ``records`` (dataset dicts: ``file_name``, optional ``height`` / ``width``)
-    passes :func:`~dpsnet_d2.utils.images.image_problem`; else a UserError naming ``source``,
-    the first bad file and its ``image_id``, and how many are bad.
+    passes :func:`~dpsnet_d2.utils.image_checks.image_problem`; else a UserError naming
+    ``source``, the first bad file and its ``image_id``, and how many are bad.
     """
     bad = []
     for d in records:
@@ -120,8 +120,8 @@ def check_datasets(names, *, key, num_classes=None, need_boxes=False, check_file
     Load each registered dataset of ``names`` and check it: not empty; with ``num_classes``, its
     ``thing_classes`` and every annotation's category fit ``num_classes``; with ``need_boxes``, at
     least one box; with ``check_files``, every image file passes :func:`check_image_files`
-    (exists, not empty, a readable header of the stated size, not truncated). ``key`` names the config key
-    ("DATASETS.TRAIN") in errors.
+    (exists, not empty, a readable header of the stated size, not truncated). ``key`` names the
+    config key ("DATASETS.TRAIN") in errors.
 
     Returns:
         dict: name -> number of images.

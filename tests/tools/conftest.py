@@ -168,7 +168,8 @@ def write_bad_images(folder, good, suffix=".jpg"):
     data = Path(good).read_bytes()
     files = {"empty": (folder / f"empty{suffix}", b""),
              "text": (folder / f"text{suffix}", b"not an image at all\n"),
-             "truncated": (folder / f"truncated{suffix}", data[: len(data) - max(16, len(data) // 10)])}
+             "truncated": (folder / f"truncated{suffix}",
+                           data[: len(data) - max(16, len(data) // 10)])}
     for path, content in files.values():
         path.write_bytes(content)
     return {kind: path for kind, (path, _) in files.items()}
@@ -176,7 +177,8 @@ def write_bad_images(folder, good, suffix=".jpg"):
 
 def poisoned_weights(path, out, key=None, classes=None):
     """A copy of the Detectron2 checkpoint ``path`` at ``out`` with the tensor ``key`` (default:
-    the first floating one) set to NaN, or with the box predictor cut to ``classes`` (fewer) classes."""
+    the first floating one) set to NaN, or with the box predictor cut to ``classes`` (fewer)
+    classes."""
     import torch
 
     data = torch.load(path, map_location="cpu", weights_only=False)

@@ -84,7 +84,8 @@ def test_missing_inputs(audit, tmp_path):
 
 @pytest.mark.parametrize("argv,fragment", [
     (["--iou", "0"], "--iou"), (["--iou", "1.5"], "--iou"), (["--iou", "x"], "--iou"),
-    (["--json", "{tmp}/d.json"], "is a folder"), (["--json", "{tmp}/truth.json/rows.json"], "under a file"),
+    (["--json", "{tmp}/d.json"], "is a folder"),
+    (["--json", "{tmp}/truth.json/rows.json"], "under a file"),
     (["--json", "{tmp}/rows.txt"], "must end with one of .json"),
 ])
 def test_bad_options_are_named_before_any_work(argv, fragment, audit, tmp_path, monkeypatch,

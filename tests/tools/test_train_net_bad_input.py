@@ -168,8 +168,8 @@ def test_bad_images_of_a_dataset_flag_set_stop_before_training(kind, run_tool, l
         cv2.imwrite(str(victim), np.zeros((40, 64, 3), np.uint8))
         reason = "is 64x40, the dataset says 64x64"
     else:
-        shutil.copy(write_bad_images(tmp_path / "bad", rpc_copy / "train2019" / "train_00.jpg")[kind],
-                    victim)
+        bad = write_bad_images(tmp_path / "bad", rpc_copy / "train2019" / "train_00.jpg")
+        shutil.copy(bad[kind], victim)
         reason = {"empty": "is empty (0 bytes)", "text": "is not an image",
                   "truncated": "is truncated"}[kind]
     opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)

@@ -331,7 +331,8 @@ def _signatures(json_file, image_root, params, s: MaskSettings):
     sig = _signature(file_digest(json_file), os.path.abspath(image_root), coarse_method,
                      vars(params))  # fmt: skip
     saliency = _signature(sig, s.saliency_key()) if s.method == "saliency" else None
-    return sig, saliency, _signature(saliency or sig, "final", "coarse where the network finds nothing")
+    final = _signature(saliency or sig, "final", "coarse where the network finds nothing")
+    return sig, saliency, final
 
 
 def _check_not_other_run(path, signature):
