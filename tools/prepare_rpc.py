@@ -210,6 +210,8 @@ def run_synthesize(args):
     from dpsnet_d2.data.datasets.rpc_format import json_name
 
     categories = args.categories
+    if args.out:  # before the store is built from true masks
+        check_output_dir(args.out, "--out")
     if args.true_masks:
         categories = categories or os.path.join(args.true_masks, json_name("train"))
         if not os.path.isdir(args.store):
