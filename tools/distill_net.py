@@ -31,7 +31,7 @@ from dpsnet_d2.distill.targets import load_target_images
 from dpsnet_d2.engine import DistillTrainer, check_datasets, check_launch, validate_distill_config
 from dpsnet_d2.distill.rounds import distill_max_iter
 from dpsnet_d2.engine.checkpoint_checks import check_checkpoint_file
-from dpsnet_d2.engine.checks import check_image_files, last_checkpoint
+from dpsnet_d2.engine.checks import check_cutout_store, check_image_files, last_checkpoint
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, int_at_least, run_cli
 from dpsnet_d2.utils.paths import check_run_folder
 
@@ -69,8 +69,10 @@ def check_inputs(args):
                  machine_rank=args.machine_rank)
     check_output_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
     num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    # synthesized scenes have no stored boxes: the synthesis loader checks its cut-out store
+    # synthesized scenes have no stored boxes: their cut-out store is checked instead
     files = [name for name in cfg.DATASETS.TRAIN if name != SYNTH_SCENES]
+    if len(files) < len(cfg.DATASETS.TRAIN):
+        check_cutout_store(cfg.INPUT.SYNTHESIS.CUTOUT_STORE, num_classes)
     if files:
         check_datasets(files, key="DATASETS.TRAIN", num_classes=num_classes, need_boxes=True)
     if cfg.DISTILL.EVAL_DATASETS:

@@ -170,16 +170,27 @@ def check_store_integrity(folder, what="cut-out store"):
     """
     A cut-out store is whole (see :mod:`dpsnet_d2.augment.cutouts`): ``index.json`` parses, and
     every record has a ``shape`` and an ``offset`` whose bytes lie inside ``pixels.bin``. Errors
-    name ``what``, the store and the record. Returns the opened :class:`CutoutStore`.
+    name ``what``, the store's file and the record. Returns the opened :class:`CutoutStore`.
     """
     index, pixels = os.path.join(folder, INDEX_FILE), os.path.join(folder, PIXELS_FILE)
     for path in (index, pixels):
         if not os.path.isfile(path):
             raise UserError(f"{what} {folder}: not a cut-out store (no {os.path.basename(path)}; "
                             "tools/prepare_rpc.py prune writes one)")
-    data = read_json(index)
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not isinstance(data.get("thing_classes"), list):
+    try:
+        _check_store_records(index, pixels)
+        return CutoutStore(folder)
+    except FileFormatError as e:
+        raise UserError(f"{what}: {e}") from e
+    except (OSError, ValueError) as e:
+        raise UserError(f"{what} {folder}: {e}") from e
+
+
+def _check_store_records(index, pixels):
+    """Every record of the store's ``index`` has its bytes in ``pixels``; FileFormatError."""
+    data = read_json(index, object_only=True)
+    items, classes = data.get("items"), data.get("thing_classes")
+    if not isinstance(items, list) or not isinstance(classes, list):
         raise FileFormatError(index, "file", "not a cut-out index (no 'items' / 'thing_classes')")
     size = os.path.getsize(pixels)
     for i, r in enumerate(items):
@@ -189,17 +200,13 @@ def check_store_integrity(folder, what="cut-out store"):
             r["kept"]
         except (KeyError, TypeError, ValueError) as e:
             raise FileFormatError(index, f"items[{i}]", f"not a cut-out record ({e!r})") from e
-        if h < 1 or w < 1 or start < 0 or not 0 <= sku < len(data["thing_classes"]):
+        if h < 1 or w < 1 or start < 0 or not 0 <= sku < len(classes):
             raise FileFormatError(index, f"items[{i}]", f"bad shape {r['shape']}, offset "
                                   f"{start} or sku {sku}")
         if start + h * w * 4 > size:
             raise FileFormatError(pixels, f"items[{i}] ({r.get('file_name')})",
                                   f"bytes {start}..{start + h * w * 4} lie past the file's end "
                                   f"({size} bytes): the store is truncated")
-    try:
-        return CutoutStore(folder)
-    except (OSError, ValueError) as e:
-        raise UserError(f"{what} {folder}: {e}") from e
 
 
 def check_cutout_store(folder, num_classes):

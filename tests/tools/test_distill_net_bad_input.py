@@ -157,3 +157,17 @@ def test_bad_target_images_are_found_before_the_model_is_built(kind, distill, la
     code, err = distill()
     assert_clear_error(code, err, "DISTILL.TARGET_DATASETS", "bad_target", "test_01.jpg", reason)
     assert launched == [] and not (tmp_path / "out").exists()
+
+
+def test_a_truncated_cutout_store_stops_before_the_model_is_built(distill, launched, true_store,
+                                                                  tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(true_store.folder, store)
+    data = (store / "pixels.bin").read_bytes()
+    (store / "pixels.bin").write_bytes(data[: len(data) // 2])
+    code, err = distill(DATASETS__TRAIN="('synth_scenes',)",
+                        INPUT__DATASET_MAPPER_NAME="synthesis",
+                        INPUT__SYNTHESIS__CUTOUT_STORE=str(store))
+    assert_clear_error(code, err, "INPUT.SYNTHESIS.CUTOUT_STORE", "pixels.bin", "items[",
+                       "the store is truncated")
+    assert launched == [] and not (tmp_path / "out").exists()
