@@ -27,9 +27,9 @@ from detectron2.utils.logger import setup_logger
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.augment import SYNTH_SCENES
+from dpsnet_d2.distill.rounds import distill_max_iter
 from dpsnet_d2.distill.targets import load_target_images
 from dpsnet_d2.engine import DistillTrainer, check_datasets, check_launch, validate_distill_config
-from dpsnet_d2.distill.rounds import distill_max_iter
 from dpsnet_d2.engine.checkpoint_checks import check_checkpoint_file
 from dpsnet_d2.engine.checks import check_cutout_store, check_image_files, last_checkpoint
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, int_at_least, run_cli
