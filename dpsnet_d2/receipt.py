@@ -21,8 +21,20 @@ from detectron2.utils.visualizer import Visualizer
 
 from .distill.consistency import check_consistency
 from .utils.file_io import atomic_write_bytes, write_json_atomic
+from .utils.paths import path_inside
 
-__all__ = ["make_receipt", "receipt_text", "draw_receipt", "write_receipt", "write_receipt_index"]
+__all__ = ["make_receipt", "nonfinite_outputs", "receipt_text", "draw_receipt", "write_receipt",
+           "write_receipt_index"]
+
+
+def nonfinite_outputs(outputs: Dict) -> List[str]:
+    """The fields of one image's output holding NaN or infinite values ("scores", "boxes",
+    "counts"); [] when all are finite."""
+    instances = outputs["instances"]
+    fields = {"scores": instances.scores, "boxes": instances.pred_boxes.tensor}
+    if "counts" in outputs:
+        fields["counts"] = outputs["counts"]
+    return [k for k, v in fields.items() if not bool(torch.isfinite(v).all())]
 
 
 def make_receipt(
@@ -43,7 +55,12 @@ def make_receipt(
         dict: "items" {SKU name: count} (sorted by name), "total", "density_counts" (C ints) and
         "density_total" (float) when the counting view is on, and "needs_look" (bool: the views
         disagree; False without a counting view).
+    Raises:
+        ValueError: the outputs hold NaN or infinite values (never a receipt).
     """
+    bad = nonfinite_outputs(outputs)
+    if bad:
+        raise ValueError(f"the model's {', '.join(bad)} hold NaN or infinite values: no receipt")
     instances = outputs["instances"].to("cpu")
     scores = instances.scores.numpy()
     classes = instances.pred_classes.numpy()
@@ -148,24 +165,27 @@ def draw_receipt(
 
 def write_receipt(output: str, image_path: str, picture_rgb: np.ndarray, receipt: Dict) -> Dict:
     """
-    Write one image's receipt into the folder ``output``, each file atomically:
-    ``<stem>.jpg`` (``picture_rgb``, H x W x 3 uint8, JPEG quality 90), ``<stem>.json`` (the
-    image path and the receipt) and ``<stem>.txt`` (:func:`receipt_text`).
+    Write one image's receipt into the folder ``output``, each file atomically and named by the
+    image's whole file name (``a.jpg`` and ``a.png`` get receipts of their own):
+    ``<name>.receipt.jpg`` (``picture_rgb``, H x W x 3 uint8, JPEG quality 90), ``<name>.json``
+    (the image path and the receipt) and ``<name>.txt`` (:func:`receipt_text`); no name escapes
+    ``output``.
 
     Returns:
         the receipt's entry of ``receipts.json``.
     """
-    stem = os.path.splitext(os.path.basename(image_path))[0]
+    name, where = os.path.basename(image_path), f"--input {image_path}"
     _, jpg = cv2.imencode(".jpg", picture_rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
-    atomic_write_bytes(os.path.join(output, stem + ".jpg"), jpg.tobytes())
-    write_json_atomic(os.path.join(output, stem + ".json"), {"image": image_path, **receipt},
+    atomic_write_bytes(path_inside(output, name + ".receipt.jpg", where), jpg.tobytes())
+    write_json_atomic(path_inside(output, name + ".json", where), {"image": image_path, **receipt},
                       indent=2)
-    atomic_write_bytes(os.path.join(output, stem + ".txt"),
-                       receipt_text(os.path.basename(image_path), receipt).encode())
-    return {"image": image_path, "receipt": stem + ".json", "total": receipt["total"],
+    atomic_write_bytes(path_inside(output, name + ".txt", where),
+                       receipt_text(name, receipt).encode())
+    return {"image": image_path, "receipt": name + ".json", "total": receipt["total"],
             "needs_look": receipt["needs_look"]}
 
 
 def write_receipt_index(output: str, index: List[Dict]) -> None:
-    """``receipts.json`` in ``output``: the entries :func:`write_receipt` returned."""
+    """``receipts.json`` in ``output``: the entries :func:`write_receipt` returned, and one
+    ``{"image", "error"}`` entry per image that got no receipt."""
     write_json_atomic(os.path.join(output, "receipts.json"), index, indent=2)

@@ -17,7 +17,15 @@ import sys
 
 from dpsnet_d2.distill.audit import AUDIT_FILE, audit_markdown, audit_run
 from dpsnet_d2.utils import atomic_write_bytes, write_json_atomic
-from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_dir, check_input_file, run_cli
+from dpsnet_d2.utils.cli import (
+    UserError,
+    add_debug_flag,
+    check_input_dir,
+    check_input_file,
+    check_output_file,
+    float_in,
+    run_cli,
+)
 
 
 AUDIT_HEADING = "## Pseudo-label audit (target ground truth, read after the run)"
@@ -36,7 +44,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("output_dir", help="OUTPUT_DIR of tools/distill_net.py")
     p.add_argument("--ground-truth", required=True, help="the target's RPC json with annotations")
-    p.add_argument("--iou", type=float, default=0.5, help="IoU of a match (default 0.5)")
+    p.add_argument("--iou", type=float_in(0.0, 1.0, low_open=True), default=0.5,
+                   help="IoU of a match, in (0, 1] (default 0.5)")
     p.add_argument("--json", default="", help="also write the rows to this file")
     p.add_argument("--summary", action="store_true",
                    help="add the audit table to OUTPUT_DIR/distill_summary.md")
@@ -44,8 +53,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     check_input_dir(args.output_dir, "OUTPUT_DIR")
     check_input_file(args.ground_truth, "--ground-truth")
+    if args.json:
+        check_output_file(args.json, "--json", (".json",))
     try:
         rows = audit_run(args.output_dir, args.ground_truth, args.iou)
+    except UserError:
+        raise
     except (ValueError, KeyError) as e:
         raise UserError(f"{args.output_dir}: {e}") from e
     if not rows:

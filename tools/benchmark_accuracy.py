@@ -39,11 +39,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from dpsnet_d2.evaluation.rpc_protocol import level_rows  # noqa: E402
 from dpsnet_d2.utils import atomic_write_bytes  # noqa: E402
+from dpsnet_d2.engine.checks import check_store_integrity  # noqa: E402
 from dpsnet_d2.utils.cli import (  # noqa: E402
     UserError,
     add_debug_flag,
     check_input_dir,
     check_input_file,
+    check_output_dir,
+    float_in,
+    int_at_least,
     run_cli,
 )
 
@@ -222,10 +226,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--seeds", type=int, nargs="+", help="override the preset's seeds")
-    parser.add_argument("--iters", type=int, help="override T (S and the refinement scale along)")
-    parser.add_argument("--jobs", type=int, help="runs at a time (override the preset's)")
-    parser.add_argument("--time-limit", type=float,
+    parser.add_argument("--seeds", type=int_at_least(0), nargs="+",
+                        help="override the preset's seeds")
+    parser.add_argument("--iters", type=int_at_least(10),
+                        help="override T (S and the refinement scale along)")
+    parser.add_argument("--jobs", type=int_at_least(1), help="runs at a time (override the preset's)")
+    parser.add_argument("--time-limit", type=float_in(0.0, float("inf"), low_open=True),
                         help="minutes after which no new run starts (the table has what finished)")
     parser.add_argument("--cutouts", required=True, help="the cut-out store folder")
     parser.add_argument("--source-weights", default="",
@@ -239,23 +245,24 @@ def main(argv=None):
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     p = dict(PRESETS[args.preset])
-    if args.iters:
+    if args.iters is not None:
         scale = args.iters / p["iters"]
         p.update(iters=args.iters, source_iters=int(p["source_iters"] * scale),
                  refine_iters=int(p["refine_iters"] * scale))
     if args.seeds:
         p["seeds"] = args.seeds
-    if args.jobs:
+    if args.jobs is not None:
         p["jobs"] = args.jobs
     if args.source_weights:
         check_input_file(args.source_weights, "--source-weights")
         p["source_weights"] = os.path.abspath(args.source_weights)
     p["opts"] = p["opts"] + args.opts
     cutouts = check_input_dir(args.cutouts, "--cutouts")
+    check_store_integrity(cutouts, "--cutouts")
     datasets = check_input_dir(args.datasets, "--datasets")
     if not os.path.isdir(os.path.join(datasets, "synthetic_rpc")):
         raise UserError(f"--datasets {datasets}: no synthetic_rpc/ (tools/make_synthetic_rpc.py)")
-    root = os.path.abspath(args.output)
+    root = check_output_dir(args.output, "--output")
     env = dict(os.environ, DETECTRON2_DATASETS=datasets)
     jobs = [(v, s) for s in p["seeds"] for v in args.variants]
     print(f"[accuracy] preset {args.preset}: T={p['iters']} S={p['source_iters']} "
@@ -278,6 +285,10 @@ def main(argv=None):
     plot(summary, args.variants, os.path.join(root, "accuracy.png"))
     print(head + text)
     print(f"[accuracy] wrote {root}/accuracy.md, accuracy.json, accuracy.png")
+    failed = len(jobs) - len(rows)
+    if failed and deadline is None:
+        raise UserError(f"{failed} of {len(jobs)} runs failed (their benchmark_log.txt under "
+                        f"{root} says why); the table holds the others")
     return 0
 
 

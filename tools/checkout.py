@@ -5,12 +5,18 @@ The till: photos of the checkout counter in, receipts out.
     python tools/checkout.py --config-file CFG --weights model_final.pth --input IMG_OR_DIR \
         --output DIR [--threshold 0.5] [KEY VALUE ...]
 
-Per image, DIR gets ``<name>.jpg`` (the detections with SKU names | the density map overlaid |
-the shopping list), ``<name>.json`` (the shopping list: SKU -> count, the counting view's count,
-``needs_look``) and ``<name>.txt``; ``receipts.json`` lists them all. An image whose detection
+Per image, DIR gets ``<file name>.receipt.jpg`` (the detections with SKU names | the density map
+overlaid | the shopping list), ``<file name>.json`` (the shopping list: SKU -> count, the counting
+view's count, ``needs_look``) and ``<file name>.txt`` (``a.jpg`` -> ``a.jpg.json``: ``a.png``
+beside it keeps its own receipt); ``receipts.json`` lists them all. An image whose detection
 count and density count disagree (the distillation's consistency check) is flagged "needs a
 look". Class names come from the metadata of the config's first DATASETS.TEST (or TRAIN)
 dataset; --threshold defaults to TEST.RPC_SCORE_THRESH.
+
+Bad input: the options, the config and the weights (readable, finite, of NUM_CLASSES classes)
+are checked before the model is built. An image that cannot be read, or whose outputs are not
+finite, gets no receipt: the till goes on with the others, ``receipts.json`` lists it with its
+``error``, and the tool ends with one error line and exit status 1.
 """
 import argparse
 import os
@@ -24,6 +30,8 @@ from detectron2.data.transforms import ResizeShortestEdge
 from detectron2.engine import DefaultPredictor
 
 from dpsnet_d2 import get_dpsnet_cfg
+from dpsnet_d2.engine.checkpoint_checks import check_checkpoint_file
+from dpsnet_d2.engine.checks import check_weights
 from dpsnet_d2.modeling.density import density_channel_map
 from dpsnet_d2.receipt import draw_receipt, make_receipt, write_receipt, write_receipt_index
 from dpsnet_d2.utils.cli import (
@@ -33,6 +41,7 @@ from dpsnet_d2.utils.cli import (
     check_output_dir,
     run_cli,
 )
+from dpsnet_d2.utils.image_checks import image_problem
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -69,10 +78,12 @@ def main(argv=None):
     threshold = cfg.TEST.RPC_SCORE_THRESH if args.threshold is None else args.threshold
     if not 0.0 <= threshold <= 1.0:
         raise UserError(f"--threshold {threshold}: must lie in [0, 1]")
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    check_weights(cfg.MODEL.WEIGHTS, "--weights")
+    check_checkpoint_file(cfg.MODEL.WEIGHTS, "--weights", num_classes, strict=True)
     names = list(cfg.DATASETS.TEST) or list(cfg.DATASETS.TRAIN)
     metadata = MetadataCatalog.get(names[0]) if names else MetadataCatalog.get("__unused")
     thing_classes = metadata.get("thing_classes", None)
-    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
     if thing_classes is None or len(thing_classes) != num_classes:
         thing_classes = [f"class_{k}" for k in range(num_classes)]
         metadata = MetadataCatalog.get("__dpsnet_checkout").set(thing_classes=thing_classes)
@@ -82,15 +93,21 @@ def main(argv=None):
     predictor = DefaultPredictor(cfg)
     resize = ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
     stride = cfg.MODEL.BIPYRAMID.COUNT_STRIDE
-    index = []
+    index, failed = [], []
     for path in tqdm.tqdm(images, desc="receipts", unit="image"):
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(f"{path}: not a readable image")
-        outputs = predictor(image)  # DefaultPredictor takes BGR and converts to INPUT.FORMAT
-        receipt = make_receipt(
-            outputs, thing_classes, threshold=threshold, class_to_channel=class_to_channel
-        )
+        problem = image_problem(path)
+        image = cv2.imread(path, cv2.IMREAD_COLOR) if problem is None else None
+        try:
+            if image is None:
+                raise ValueError(problem or "not a readable image")
+            outputs = predictor(image)  # DefaultPredictor takes BGR, converts to INPUT.FORMAT
+            receipt = make_receipt(
+                outputs, thing_classes, threshold=threshold, class_to_channel=class_to_channel
+            )
+        except ValueError as e:
+            print(f"warning: {path}: {e}: skipped", file=sys.stderr)
+            failed.append({"image": path, "error": str(e)})
+            continue
         height, width = image.shape[:2]
         input_size = ResizeShortestEdge.get_output_shape(
             height, width, resize.short_edge_length[0], resize.max_size
@@ -99,9 +116,12 @@ def main(argv=None):
             image[:, :, ::-1], outputs, metadata, receipt, stride=stride, input_size=input_size
         )
         index.append(write_receipt(output, path, picture, receipt))
-    write_receipt_index(output, index)
+    write_receipt_index(output, index + failed)
     flagged = sum(r["needs_look"] for r in index)
     print(f"{len(index)} receipts in {output} ({flagged} flagged 'needs a look')")
+    if failed:
+        raise UserError(f"{len(failed)} of {len(images)} images got no receipt (first: "
+                        f"{failed[0]['image']}: {failed[0]['error']}); receipts.json lists them")
     return 0
 
 

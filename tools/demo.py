@@ -282,7 +282,7 @@ def main(argv=None):
                            "audit.json, distill_summary.md (with the audit), "
                            "distill_progress.png, model_final.pth, "
                            f"inference/{EVAL_SET}/rpc_results.json"),
-        (demo.receipts, "receipts: <image>.jpg / .json / .txt, receipts.json"),
+        (demo.receipts, "receipts: <image file>.receipt.jpg / .json / .txt, receipts.json"),
     ):
         say(f"  {path}: {what}")
     return 0

@@ -20,7 +20,10 @@ per step:
 Each sub-command is a block ``add_<name>_parser`` + ``run_<name>``, registered in
 ``SUBCOMMANDS``; the logic lives in the dpsnet_d2 package, the tool parses, checks and calls.
 Bad input stops with one line naming the file and a non-zero exit, before any long work
-(:func:`dpsnet_d2.utils.cli.run_cli`).
+(:func:`dpsnet_d2.utils.cli.run_cli`): numeric options out of range, a cut-out store that is not
+whole, images that are missing, empty, not images or truncated, file names leaving their folder.
+Finished outputs of other settings (masks, store, scene set, render model, rendered set) are
+replaced only with ``--overwrite`` (``train-render --resume`` continues its run).
 """
 import argparse
 import json
@@ -36,6 +39,8 @@ from dpsnet_d2.utils.cli import (
     add_debug_flag,
     check_output_dir,
     check_output_file,
+    error_line,
+    float_in,
     int_at_least,
     run_cli,
 )
@@ -76,6 +81,8 @@ def _add_cutout_args(p):
     p.add_argument("--out", help="output folder (default: the dataset's folder, beside its JSON)")
     p.add_argument("--workers", type=int_at_least(1), default=min(os.cpu_count() or 1, 8),
                    help="processes for image work (default: %(default)s)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs made from other inputs or settings")
 
 
 def add_masks_parser(subparsers):
@@ -83,7 +90,7 @@ def add_masks_parser(subparsers):
     _add_cutout_args(p)
     p.add_argument("--method", default="saliency", choices=("saliency", "coarse", "grabcut"),
                    help="final masks from (default: %(default)s)")  # fmt: skip
-    p.add_argument("--min-confidence", type=float, default=0.9,
+    p.add_argument("--min-confidence", type=float_in(0.0, 1.0), default=0.9,
                    help="coarse masks at least this confident train the network")  # fmt: skip
     p.add_argument("--steps", type=int_at_least(1), default=200,
                    help="saliency training steps, batch 8 (default: %(default)s)")  # fmt: skip
@@ -102,7 +109,8 @@ def run_masks(args):
                             steps=args.steps, max_train=args.max_train, device=args.device,
                             threads=args.threads)  # fmt: skip
     out = check_output_dir(args.out or os.path.dirname(os.path.abspath(json_file)), "--out")
-    print(json.dumps(run(json_file, image_root, out, settings, workers=args.workers)))
+    print(json.dumps(run(json_file, image_root, out, settings, workers=args.workers,
+                         overwrite=args.overwrite)))
 
 
 def add_prune_parser(subparsers):
@@ -110,7 +118,7 @@ def add_prune_parser(subparsers):
 
     p = subparsers.add_parser("prune", help="pose pruning and the cut-out store (after masks)")
     _add_cutout_args(p)
-    p.add_argument("--theta", type=float, default=DEFAULT_THETA,
+    p.add_argument("--theta", type=float_in(0.0, 1.0, high_open=True), default=DEFAULT_THETA,
                    help="keep views with R above this (default: %(default)s)")  # fmt: skip
     p.add_argument("--preview", metavar="PATH",
                    help="also save a picture (.jpg/.png): image, coarse and refined masks, "
@@ -128,7 +136,8 @@ def run_prune(args):
     masks = masks_file(json_file, out)
     if not os.path.isfile(masks):
         raise UserError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
-    print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers)))
+    print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers,
+                         overwrite=args.overwrite)))
     if args.preview:
         from dpsnet_d2.augment.cutouts.preview import make_cutouts_preview
 
@@ -156,24 +165,45 @@ def add_synthesize_parser(subparsers):
     p.add_argument("--categories", default="",
                    help="RPC json whose categories the set uses (default with --true-masks: its "
                    "instances_train2019.json)")
-    p.add_argument("--num", type=int, required=True,
+    p.add_argument("--num", type=int_at_least(0), required=True,
                    help="number of scenes (0 with --true-masks: only build the store)")
     p.add_argument("--out", default="", help="output folder (needed when --num > 0)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="processes")
-    p.add_argument("--size", type=int, default=syn.CANVAS_SIZE, help="scene side (pixels)")
+    p.add_argument("--overwrite", action="store_true", help="replace a complete set at --out")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--workers", type=int_at_least(1), default=1, help="processes")
+    p.add_argument("--size", type=int_at_least(32), default=syn.CANVAS_SIZE,
+                   help="scene side (pixels)")
     p.add_argument("--level-weights", type=float, nargs=3, default=list(syn.LEVEL_WEIGHTS),
                    metavar=("EASY", "MEDIUM", "HARD"))
     p.add_argument("--scale-range", type=float, nargs=2, default=list(syn.SCALE_RANGE),
                    metavar=("LO", "HI"))
-    p.add_argument("--reference-size", type=int, default=syn.REFERENCE_SIZE,
+    p.add_argument("--reference-size", type=int_at_least(1), default=syn.REFERENCE_SIZE,
                    help="scene side the scale range is given for")
     p.add_argument("--rule", choices=("mask", "box_iou"), default=syn.VISIBILITY_RULE)
-    p.add_argument("--min-visible", type=float, default=syn.MIN_VISIBLE)
-    p.add_argument("--max-iou", type=float, default=syn.MAX_IOU)
+    p.add_argument("--min-visible", type=float_in(0.0, 1.0), default=syn.MIN_VISIBLE)
+    p.add_argument("--max-iou", type=float_in(0.0, 1.0), default=syn.MAX_IOU)
     p.add_argument("--background-dir", default=syn.BACKGROUND_DIR,
                    help="photos of the empty counter (default: generated counters)")
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    p.add_argument("--quality", type=int_at_least(1), default=90, help="JPEG quality (1-100)")
+
+
+def _check_synthesize_out(args):
+    """--store is whole, --out a folder; a complete set there is replaced only with --overwrite."""
+    import shutil
+
+    from dpsnet_d2.augment.synthesis.export import SPLIT
+    from dpsnet_d2.data.datasets.rpc_format import image_folder, json_name
+    from dpsnet_d2.engine.checks import check_store_integrity
+
+    check_store_integrity(args.store, "--store")
+    out = check_output_dir(args.out, "--out")
+    if os.path.isfile(os.path.join(out, json_name(SPLIT))):
+        if not args.overwrite:
+            raise UserError(f"--out {out} holds a complete set ({json_name(SPLIT)}): pass "
+                            "--overwrite to replace it")
+        os.remove(os.path.join(out, json_name(SPLIT)))
+        for name in (image_folder(SPLIT), "parts"):
+            shutil.rmtree(os.path.join(out, name), ignore_errors=True)
 
 
 def run_synthesize(args):
@@ -182,6 +212,8 @@ def run_synthesize(args):
     from dpsnet_d2.data.datasets.rpc_format import json_name
 
     categories = args.categories
+    if args.out:  # before the store is built from true masks
+        check_output_dir(args.out, "--out")
     if args.true_masks:
         categories = categories or os.path.join(args.true_masks, json_name("train"))
         if not os.path.isdir(args.store):
@@ -197,6 +229,9 @@ def run_synthesize(args):
     for path, what in ((args.store, "--store"), (categories, "--categories")):
         if not os.path.exists(path):
             raise ValueError(f"{what} {path}: does not exist")
+    if args.quality > 100:
+        raise UserError(f"--quality {args.quality}: must lie in 1..100")
+    _check_synthesize_out(args)
     result = export_synthesized_set(
         args.store, args.out, args.num, categories_json=categories, seed=args.seed,
         workers=args.workers, quality=args.quality,
@@ -232,47 +267,68 @@ def add_train_render_parser(subparsers):
         "--out", required=True, help="output folder: checkpoints, metrics.json, samples/"
     )
     p.add_argument("--resume", action="store_true", help="continue from OUT/last_checkpoint.pth")
+    p.add_argument("--overwrite", action="store_true", help="train again into an OUT holding a run")
     p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
-    p.add_argument("--workers", type=int, default=2, help="data-loader processes per domain")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--workers", type=int_at_least(0), default=2,
+                   help="data-loader processes per domain")
+    p.add_argument("--threads", type=int_at_least(0), default=0,
+                   help="torch CPU threads (0: torch's default)")
     p.add_argument(
         "--image-size",
-        type=int,
+        type=int_at_least(32),
         default=256,
         help="training crop side (px); 6 residual blocks up to 256, else 9",
     )
     p.add_argument(
         "--load-size",
-        type=int,
+        type=int_at_least(32),
         default=286,
         help="images resized to this longer side before cropping",
     )
     p.add_argument(
-        "--num-blocks", type=int, default=0, help="generator residual blocks (0: by image size)"
+        "--num-blocks", type=int_at_least(0), default=0,
+        help="generator residual blocks (0: by image size)",
     )
     p.add_argument(
-        "--gen-channels", type=int, default=64, help="generator stem width (64 published)"
+        "--gen-channels", type=int_at_least(1), default=64,
+        help="generator stem width (64 published)",
     )
     p.add_argument(
-        "--disc-channels", type=int, default=64, help="discriminator first width (64 published)"
+        "--disc-channels", type=int_at_least(1), default=64,
+        help="discriminator first width (64 published)",
     )
-    p.add_argument("--lambda-cycle", type=float, default=10.0)
-    p.add_argument("--lambda-identity", type=float, default=0.5, help="relative to --lambda-cycle")
-    p.add_argument("--pool-size", type=int, default=50)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--beta1", type=float, default=0.5)
-    p.add_argument("--max-iter", type=int, default=1000, help="optimisation steps in all")
+    p.add_argument("--lambda-cycle", type=float_in(0.0, 1e6), default=10.0)
+    p.add_argument("--lambda-identity", type=float_in(0.0, 1e6), default=0.5,
+                   help="relative to --lambda-cycle")
+    p.add_argument("--pool-size", type=int_at_least(0), default=50)
+    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=2e-4)
+    p.add_argument("--beta1", type=float_in(0.0, 1.0, high_open=True), default=0.5)
+    p.add_argument("--max-iter", type=int_at_least(1), default=1000,
+                   help="optimisation steps in all")
     p.add_argument(
         "--decay-start",
         type=int,
         default=-1,
         help="step where linear LR decay begins (-1: max-iter/2)",
     )
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-period", type=int, default=200)
-    p.add_argument("--sample-period", type=int, default=100, help="sample grid every N steps")
-    p.add_argument("--log-period", type=int, default=20)
+    p.add_argument("--batch-size", type=int_at_least(1), default=1,
+                   help="images per domain and step (at most the smaller domain's count)")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--checkpoint-period", type=int_at_least(0), default=200)
+    p.add_argument("--sample-period", type=int_at_least(0), default=100,
+                   help="sample grid every N steps")
+    p.add_argument("--log-period", type=int_at_least(0), default=20)
+
+
+def _checked_images(paths, what):
+    """``paths`` when every file passes the cheap image checks; else a UserError naming one."""
+    from dpsnet_d2.utils.image_checks import image_problem
+
+    for path in paths:
+        problem = image_problem(path)
+        if problem is not None:
+            raise UserError(f"{what}: image {path} {problem}")
+    return paths
 
 
 def run_train_render(args):
@@ -290,8 +346,18 @@ def run_train_render(args):
         pool_size=args.pool_size, lr=args.lr, beta1=args.beta1, max_iter=args.max_iter,
         decay_start=args.decay_start, batch_size=args.batch_size, seed=args.seed,
     )  # fmt: skip
-    paths_a = list_domain_images(args.domain_a, args.domain_a_images)
-    paths_b = list_domain_images(args.domain_b, args.domain_b_images)
+    from dpsnet_d2.augment.render.train import FINAL_CHECKPOINT, LAST_CHECKPOINT
+    from dpsnet_d2.utils.paths import check_run_folder
+
+    paths_a = _checked_images(list_domain_images(args.domain_a, args.domain_a_images), "--domain-a")
+    paths_b = _checked_images(list_domain_images(args.domain_b, args.domain_b_images), "--domain-b")
+    fewest = min(len(paths_a), len(paths_b))
+    if args.batch_size > fewest:
+        raise UserError(f"--batch-size {args.batch_size}: larger than the smaller domain "
+                        f"({fewest} images); a step needs that many images of each domain")
+    out = check_output_dir(args.out, "--out")
+    check_run_folder(out, (FINAL_CHECKPOINT, LAST_CHECKPOINT), resume=args.resume,
+                     overwrite=args.overwrite)
     logging.getLogger("dpsnet_d2.prepare_rpc").info(
         f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}"
     )
@@ -318,12 +384,13 @@ def add_render_parser(subparsers):
     p.add_argument("--out", required=True, help="output folder (json + image folder)")
     p.add_argument(
         "--size",
-        type=int,
+        type=int_at_least(0),
         default=0,
         help="longer side the generator runs at (0: the training load size)",
     )
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--workers", type=int, default=2, help="decoding processes and writer threads")
+    p.add_argument("--batch-size", type=int_at_least(1), default=4)
+    p.add_argument("--workers", type=int_at_least(0), default=2,
+                   help="decoding processes and writer threads")
     p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
 
@@ -372,7 +439,7 @@ def main(argv=None):
     except UserError:
         raise  # run_cli prints it: one line, exit status 1
     except (FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {error_line(e)}", file=sys.stderr)
         return 2
     return 0
 

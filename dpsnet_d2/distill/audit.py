@@ -5,14 +5,15 @@ in the training path imports this module; it reads ground truth only to measure.
 
 Shape shorthand — P: pseudo boxes of one image, G: ground-truth boxes of one image.
 """
-import glob
-import json
 import os
+import re
 from typing import Dict, List
 
 import numpy as np
 import torch
 from detectron2.structures import Boxes, pairwise_iou
+
+from ..utils.cli import FileFormatError, read_json
 
 __all__ = ["AUDIT_FILE", "audit_label_file", "audit_markdown", "audit_run", "match_image"]
 
@@ -21,12 +22,21 @@ AUDIT_FILE = "audit.json"
 
 # The label files a distillation stage writes, audited in this order.
 LABEL_FILES = ("pseudo_labels.json", "refined_labels.json")
+# Stage folders of a run: round_<r> (r a number; round_0.bak/ and the like are not stages).
+_ROUND = re.compile(r"round_(\d+)")
 
 
-def _by_image(data: Dict) -> Dict[int, List[Dict]]:
-    out = {image["id"]: [] for image in data["images"]}
-    for a in data["annotations"]:
-        out.setdefault(a["image_id"], []).append(a)
+def _by_image(data: Dict, path: str) -> Dict[int, List[Dict]]:
+    """{image id: its annotations} of an RPC json; a FileFormatError names ``path`` and the
+    record that lacks a key."""
+    try:
+        out = {image["id"]: [] for image in data["images"]}
+        for i, a in enumerate(data["annotations"]):
+            if not isinstance(a.get("bbox"), list) or len(a["bbox"]) != 4:
+                raise FileFormatError(path, f"annotations[{i}]", "no 'bbox' of 4 numbers")
+            out.setdefault(a["image_id"], []).append(a)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise FileFormatError(path, "file", f"not an RPC json (lacks {e})") from e
     return out
 
 
@@ -68,9 +78,7 @@ def audit_label_file(path: str, truth: Dict, iou_threshold: float = 0.5) -> Dict
         pseudo boxes equals the ground truth's, and ``entirely_correct``: fraction whose pseudo
         boxes match their ground truth one to one.
     """
-    with open(path, "rb") as f:
-        labels = json.loads(f.read())
-    pseudo, gt = _by_image(labels), _by_image(truth)
+    pseudo, gt = _by_image(read_json(path), path), _by_image(truth, "the ground truth")
     hits = num_pseudo = num_gt = exact = correct = 0
     for image_id, boxes in pseudo.items():
         if image_id not in gt:
@@ -94,10 +102,11 @@ def audit_label_file(path: str, truth: Dict, iou_threshold: float = 0.5) -> Dict
 
 def audit_run(output_dir: str, truth_json: str, iou_threshold: float = 0.5) -> List[Dict]:
     """Audit every label file of every stage folder of a distillation run, in stage order."""
-    with open(truth_json, "rb") as f:
-        truth = json.loads(f.read())
-    stages = sorted(glob.glob(os.path.join(output_dir, "round_*")),
-                    key=lambda p: int(p.rsplit("_", 1)[1]))
+    truth = read_json(truth_json)
+    _by_image(truth, truth_json)
+    rounds = [(int(m.group(1)), m.group(0)) for m in map(_ROUND.fullmatch, os.listdir(output_dir))
+              if m and os.path.isdir(os.path.join(output_dir, m.group(0)))]
+    stages = [os.path.join(output_dir, name) for _, name in sorted(rounds)]
     stages += [p for p in [os.path.join(output_dir, "refine")] if os.path.isdir(p)]
     rows = []
     for folder in stages:

@@ -17,13 +17,17 @@ import zipfile
 import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from ..augment.cutouts.store import CutoutStore
+from ..augment.cutouts.store import INDEX_FILE, PIXELS_FILE, CutoutStore
 from ..augment.synthesis.loader import SYNTH_SCENES
 from ..augment.synthesis.scene_synthesis import list_background_images
-from ..utils.cli import UserError, check_input_file, check_output_dir
+from ..utils.cli import FileFormatError, UserError, check_input_file, check_output_dir, read_json
+from ..utils.image_checks import image_problem
+from ..utils.paths import finished_marker
+from .checkpoint_checks import check_checkpoint_file
 
 __all__ = [
-    "check_cutout_store", "check_datasets", "check_launch", "check_run_inputs", "check_weights",
+    "check_cutout_store", "check_datasets", "check_image_files", "check_launch",
+    "check_run_inputs", "check_store_integrity", "check_weights", "last_checkpoint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,21 +81,47 @@ def check_weights(path, what="MODEL.WEIGHTS"):
         raise UserError(f"{what} {path}: not a PyTorch checkpoint or pickle file")
 
 
-def _last_checkpoint(output_dir):
-    """The file named by ``OUTPUT_DIR/last_checkpoint`` (what ``--resume`` loads), or None."""
+def last_checkpoint(output_dir):
+    """
+    The file named by ``OUTPUT_DIR/last_checkpoint`` (what ``--resume`` loads), or None when
+    there is no tag; a tag naming a missing file is a :class:`UserError`.
+    """
     tag = os.path.join(output_dir, "last_checkpoint")
     if not os.path.isfile(tag):
         return None
     with open(tag) as f:
-        return os.path.join(output_dir, f.read().strip())
+        name = f.read().strip()
+    path = os.path.join(output_dir, name)
+    if not name or not os.path.isfile(path):
+        raise UserError(f"{tag} names {name!r}, which does not exist: remove the tag to start "
+                        "again, or restore the checkpoint")
+    return path
+
+
+def check_image_files(records, source):
+    """
+    Every image of ``records`` (dataset dicts: ``file_name``, optional ``height`` / ``width``)
+    passes :func:`~dpsnet_d2.utils.image_checks.image_problem`; else a UserError naming
+    ``source``, the first bad file and its ``image_id``, and how many are bad.
+    """
+    bad = []
+    for d in records:
+        problem = image_problem(d["file_name"], d.get("height"), d.get("width"))
+        if problem is not None:
+            bad.append((d, problem))
+    if bad:
+        d, problem = bad[0]
+        raise UserError(f"{source}: image file {d['file_name']} (image_id {d.get('image_id')}) "
+                        f"{problem} ({len(bad)} of {len(records)} images bad)")
 
 
 def check_datasets(names, *, key, num_classes=None, need_boxes=False, check_files=True):
     """
     Load each registered dataset of ``names`` and check it: not empty; with ``num_classes``, its
     ``thing_classes`` and every annotation's category fit ``num_classes``; with ``need_boxes``, at
-    least one box; with ``check_files``, every image file exists. ``key`` names the config key
-    ("DATASETS.TRAIN") in errors.
+    least one box; with ``check_files``, every image file passes :func:`check_image_files`
+    (exists, not empty, a readable header of the stated size, not truncated). ``key`` names the
+    config key ("DATASETS.TRAIN") in errors.
 
     Returns:
         dict: name -> number of images.
@@ -118,13 +148,7 @@ def check_datasets(names, *, key, num_classes=None, need_boxes=False, check_file
         if num_classes is not None:
             _check_classes(dicts, meta, num_classes, source)
         if check_files:
-            paths = [d["file_name"] for d in dicts]
-            missing = [j for j, p in enumerate(paths) if not os.path.isfile(p)]
-            if missing:
-                j = missing[0]
-                raise UserError(f"{source}: image file {paths[j]} (image_id "
-                                f"{dicts[j].get('image_id')}) does not exist "
-                                f"({len(missing)} of {len(paths)} missing)")
+            check_image_files(dicts, source)
         sizes[name] = len(dicts)
     return sizes
 
@@ -142,19 +166,60 @@ def _check_classes(dicts, meta, num_classes, source):
                                 f"{num_classes}")
 
 
+def check_store_integrity(folder, what="cut-out store"):
+    """
+    A cut-out store is whole (see :mod:`dpsnet_d2.augment.cutouts`): ``index.json`` parses, and
+    every record has a ``shape`` and an ``offset`` whose bytes lie inside ``pixels.bin``. Errors
+    name ``what``, the store's file and the record. Returns the opened :class:`CutoutStore`.
+    """
+    index, pixels = os.path.join(folder, INDEX_FILE), os.path.join(folder, PIXELS_FILE)
+    for path in (index, pixels):
+        if not os.path.isfile(path):
+            raise UserError(f"{what} {folder}: not a cut-out store (no {os.path.basename(path)}; "
+                            "tools/prepare_rpc.py prune writes one)")
+    try:
+        _check_store_records(index, pixels)
+        return CutoutStore(folder)
+    except FileFormatError as e:
+        raise UserError(f"{what}: {e}") from e
+    except (OSError, ValueError) as e:
+        raise UserError(f"{what} {folder}: {e}") from e
+
+
+def _check_store_records(index, pixels):
+    """Every record of the store's ``index`` has its bytes in ``pixels``; FileFormatError."""
+    data = read_json(index, object_only=True)
+    items, classes = data.get("items"), data.get("thing_classes")
+    if not isinstance(items, list) or not isinstance(classes, list):
+        raise FileFormatError(index, "file", "not a cut-out index (no 'items' / 'thing_classes')")
+    size = os.path.getsize(pixels)
+    for i, r in enumerate(items):
+        try:
+            h, w = (int(v) for v in r["shape"])
+            start, sku = int(r["offset"]), int(r["sku"])
+            r["kept"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise FileFormatError(index, f"items[{i}]", f"not a cut-out record ({e!r})") from e
+        if h < 1 or w < 1 or start < 0 or not 0 <= sku < len(classes):
+            raise FileFormatError(index, f"items[{i}]", f"bad shape {r['shape']}, offset "
+                                  f"{start} or sku {sku}")
+        if start + h * w * 4 > size:
+            raise FileFormatError(pixels, f"items[{i}] ({r.get('file_name')})",
+                                  f"bytes {start}..{start + h * w * 4} lie past the file's end "
+                                  f"({size} bytes): the store is truncated")
+
+
 def check_cutout_store(folder, num_classes):
     """
-    The cut-out store that ``synth_scenes`` in DATASETS.TRAIN composes scenes from: it opens,
-    has NUM_CLASSES classes and kept cut-outs (INPUT.SYNTHESIS.CUTOUT_STORE names it).
+    The cut-out store that ``synth_scenes`` in DATASETS.TRAIN composes scenes from: it is whole
+    (:func:`check_store_integrity`), has NUM_CLASSES classes and kept cut-outs
+    (INPUT.SYNTHESIS.CUTOUT_STORE names it).
     """
     what = "INPUT.SYNTHESIS.CUTOUT_STORE"
     if not folder:
         raise UserError(f"DATASETS.TRAIN has {SYNTH_SCENES!r} but {what} is empty: give the "
                         "folder tools/prepare_rpc.py prune wrote")
-    try:
-        store = CutoutStore(folder)
-    except (OSError, ValueError) as e:
-        raise UserError(f"{what} {folder}: {e}") from e
+    store = check_store_integrity(folder, what)
     if len(store.thing_classes) != num_classes:
         raise UserError(f"{what} {folder}: {len(store.thing_classes)} classes, "
                         f"MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}")
@@ -185,19 +250,29 @@ def check_run_inputs(cfg, *, resume=False, eval_only=False):
     """
     Check what a run of ``cfg`` reads and writes (see the module doc): ``OUTPUT_DIR`` writable;
     the weights it will load (the last checkpoint with ``resume`` when there is one, else
-    ``MODEL.WEIGHTS``; evaluation needs one of them); ``DATASETS.TRAIN`` (unless ``eval_only``)
-    and ``DATASETS.TEST``.
+    ``MODEL.WEIGHTS``; evaluation needs one of them), which parse, hold finite values and fit
+    NUM_CLASSES (an error for the last checkpoint and for evaluation; for initialisation from
+    ``MODEL.WEIGHTS`` the class-dependent tensors are listed and skipped); ``DATASETS.TRAIN``
+    (unless ``eval_only``) and ``DATASETS.TEST``. A new training into an ``OUTPUT_DIR`` holding
+    checkpoints goes on as Detectron2's does, with a warning.
     """
     start = time.perf_counter()
     check_output_dir(cfg.OUTPUT_DIR, "OUTPUT_DIR")
-    last = _last_checkpoint(cfg.OUTPUT_DIR) if resume else None
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    last = last_checkpoint(cfg.OUTPUT_DIR) if resume else None
     if last is not None:
-        check_weights(last, f"the last checkpoint of OUTPUT_DIR ({cfg.OUTPUT_DIR}/last_checkpoint)")
+        what = f"the last checkpoint of OUTPUT_DIR ({cfg.OUTPUT_DIR}/last_checkpoint)"
+        check_weights(last, what)
+        check_checkpoint_file(last, what, num_classes, strict=True)
     else:
         check_weights(cfg.MODEL.WEIGHTS)
         if eval_only and not cfg.MODEL.WEIGHTS:
             raise UserError("--eval-only needs trained weights: give MODEL.WEIGHTS path/to.pth")
-    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+        check_checkpoint_file(cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS", num_classes, strict=eval_only)
+        earlier = finished_marker(cfg.OUTPUT_DIR, ("last_checkpoint", "model_final.pth"))
+        if earlier is not None and not eval_only:
+            logger.warning(f"OUTPUT_DIR {cfg.OUTPUT_DIR} already holds a run ({earlier}): its "
+                           "checkpoints will be overwritten (--resume continues it instead)")
     if not eval_only:
         if not cfg.DATASETS.TRAIN:
             raise UserError("DATASETS.TRAIN is empty: name the datasets to train on")

@@ -13,6 +13,7 @@ from detectron2.solver.build import (
 
 from ..augment import SynthesisDatasetMapper, build_synthesis_train_loader, uses_synthesis
 from ..data import DPSNetDatasetMapper
+from ..data.unreadable import SkipUnreadableImages
 from ..evaluation import RPCEvaluator
 from ..utils.cli import UserError
 from ..utils.file_io import AtomicPathManager
@@ -64,7 +65,8 @@ class DPSNetTrainer(DefaultTrainer):
     * ``build_train_loader``: the mapper named by ``cfg.INPUT.DATASET_MAPPER_NAME``, checked
       against ``cfg.MODEL.DENSITY_HEAD.ENABLED`` (see :func:`build_train_mapper`); with
       ``synth_scenes`` in ``DATASETS.TRAIN``, synthesized scenes mixed with the other datasets
-      (:func:`~dpsnet_d2.augment.build_synthesis_train_loader`);
+      (:func:`~dpsnet_d2.augment.build_synthesis_train_loader`); an image that fails to
+      decode is reported and skipped (:class:`~dpsnet_d2.data.unreadable.SkipUnreadableImages`);
     * ``build_optimizer``: SGD as Detectron2's, with the density head's learning rate
       multiplied by ``cfg.MODEL.DENSITY_HEAD.LR_MULTIPLIER``;
     * ``build_evaluator``: chosen by the dataset's ``evaluator_type`` metadata
@@ -90,7 +92,8 @@ class DPSNetTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        mapper = build_train_mapper(cfg)
+        # an image that fails to decode during training is reported and skipped, not a crash
+        mapper = SkipUnreadableImages(build_train_mapper(cfg))
         if uses_synthesis(cfg):
             return build_synthesis_train_loader(cfg, mapper)
         return build_detection_train_loader(cfg, mapper=mapper)

@@ -39,6 +39,8 @@ __all__ = [
     "check_input_file",
     "check_output_dir",
     "check_output_file",
+    "error_line",
+    "float_in",
     "int_at_least",
     "read_json",
     "run_cli",
@@ -96,6 +98,42 @@ def int_at_least(minimum):
     return parse
 
 
+def float_in(low, high, *, low_open=False, high_open=False):
+    """An argparse ``type``: a float in [low, high] (``low_open`` / ``high_open``: excluded)."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        above = low < value if low_open else low <= value
+        below = value < high if high_open else value <= high
+        if not (above and below):
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"must lie in {left}{low}, {high}{right}, got {value}")
+        return value
+
+    parse.__name__ = f"number in [{low}, {high}]"
+    return parse
+
+
+def error_line(error):
+    """
+    The one line a tool prints for ``error``: its message with whitespace folded. An error
+    re-raised from a worker process (PyTorch's data loader puts the worker's traceback into the
+    message: "Caught X in DataLoader worker process 0. Original Traceback ...") gives the
+    worker's own last line, without the traceback.
+    """
+    text = str(error)
+    if "Original Traceback" in text:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        last = lines[-1].strip()
+        # "pkg.module.DomainError: message" -> "message"
+        name, sep, rest = last.partition(": ")
+        text = rest if sep and name.split(".")[-1] == type(error).__name__ else last
+    return " ".join(text.split())
+
+
 def _debug(argv):
     argv = list(argv)
     before = argv[: argv.index("--")] if "--" in argv else argv
@@ -118,7 +156,7 @@ def run_cli(main, argv=None):
     except UserError as e:
         if debug:
             raise
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
+        print("error: " + error_line(e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if debug:

@@ -158,3 +158,37 @@ def tiny_distill_weights(distill_rpc, tiny_rcnn_opts, tmp_path_factory):
     torch.manual_seed(0)
     DetectionCheckpointer(DPSNetTrainer.build_model(cfg), str(folder)).save("tiny")
     return str(folder / "tiny.pth")
+
+
+def write_bad_images(folder, good, suffix=".jpg"):
+    """Write the bad image files a user meets beside ``good`` (a valid image file) into
+    ``folder``: zero bytes, text, ``good`` without its last tenth; returns {kind: path}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = Path(good).read_bytes()
+    files = {"empty": (folder / f"empty{suffix}", b""),
+             "text": (folder / f"text{suffix}", b"not an image at all\n"),
+             "truncated": (folder / f"truncated{suffix}",
+                           data[: len(data) - max(16, len(data) // 10)])}
+    for path, content in files.values():
+        path.write_bytes(content)
+    return {kind: path for kind, (path, _) in files.items()}
+
+
+def poisoned_weights(path, out, key=None, classes=None):
+    """A copy of the Detectron2 checkpoint ``path`` at ``out`` with the tensor ``key`` (default:
+    the first floating one) set to NaN, or with the box predictor cut to ``classes`` (fewer)
+    classes."""
+    import torch
+
+    data = torch.load(path, map_location="cpu", weights_only=False)
+    model = data["model"]
+    if classes is not None:
+        for name in [k for k in model if k.startswith("roi_heads.box_predictor.")]:
+            rows = classes + 1 if "cls_score" in name else 4 * classes
+            model[name] = model[name][:rows].clone()
+    else:
+        key = key or next(k for k, v in model.items() if v.is_floating_point())
+        model[key] = torch.full_like(model[key], float("nan"))
+    torch.save(data, out)
+    return str(out)

@@ -108,8 +108,11 @@ def test_resumes_after_a_kill_between_steps(run_tool, dataset, tmp_path, monkeyp
     assert summary["trained_on"] == min(4, summary["confident"])
     assert sorted(os.listdir(work)) == ["coarse.json", "saliency.pth"]
     assert os.path.isfile(os.path.join(out, "instances_train2019_masks.json"))
-    # changed settings redo the network but still not the coarse step
-    assert _masks(run_tool, dataset, out, "--min-confidence", "0.5")[0] == 0
+    # changed settings replace the finished masks only when told; they redo the network but
+    # still not the coarse step
+    code, _, err = _masks(run_tool, dataset, out, "--min-confidence", "0.5")
+    assert_clear_error(code, err, "instances_train2019_masks.json", "--overwrite")
+    assert _masks(run_tool, dataset, out, "--min-confidence", "0.5", "--overwrite")[0] == 0
 
 
 def _edit(dataset, fn):

@@ -150,3 +150,128 @@ def test_dataset_flag_registers_a_set_of_ones_own(run_tool, launched, rpc_copy, 
     code, _, err = run_tool("train_net", ["--config-file", BASE, *flag, *opts], "cli")
     assert_clear_error(code, err, "missing.json")
     assert len(launched) == 1
+
+
+# --------------------------------------------------------------------------------------------- #
+# second pass: the images of a --dataset set, checkpoints' content, the cut-out store
+# --------------------------------------------------------------------------------------------- #
+@pytest.mark.parametrize("kind", ["empty", "text", "truncated", "mis-sized"])
+def test_bad_images_of_a_dataset_flag_set_stop_before_training(kind, run_tool, launched,
+                                                               rpc_copy, tiny_rcnn_opts, tmp_path):
+    import cv2
+    import numpy as np
+
+    from .conftest import write_bad_images
+
+    victim = rpc_copy / "train2019" / "train_02.jpg"
+    if kind == "mis-sized":
+        cv2.imwrite(str(victim), np.zeros((40, 64, 3), np.uint8))
+        reason = "is 64x40, the dataset says 64x64"
+    else:
+        bad = write_bad_images(tmp_path / "bad", rpc_copy / "train2019" / "train_00.jpg")
+        shutil.copy(bad[kind], victim)
+        reason = {"empty": "is empty (0 bytes)", "text": "is not an image",
+                  "truncated": "is truncated"}[kind]
+    opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)
+    opts[opts.index("DATASETS.TRAIN") + 1] = "('my_set',)"
+    flag = ["--dataset", "my_set", rpc_copy / "instances_train2019.json", rpc_copy / "train2019"]
+    code, _, err = run_tool("train_net", ["--config-file", BASE, *flag, *opts], "cli")
+    assert_clear_error(code, err, "DATASETS.TRAIN", "my_set", "train_02.jpg", "image_id", reason)
+    assert launched == [] and not (tmp_path / "out").exists()
+
+
+def test_an_image_that_fails_to_decode_in_training_is_skipped(tmp_path, caplog):
+    """What only a full decode finds is reported and skipped (MapDataset draws another)."""
+    from detectron2.data.detection_utils import read_image
+
+    from dpsnet_d2.data.unreadable import SkipUnreadableImages
+
+    bad = tmp_path / "x.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg \xff\xd9")
+    mapper = SkipUnreadableImages(lambda d: read_image(d["file_name"]))
+    assert mapper({"file_name": str(bad), "image_id": 7}) is None
+    assert mapper({"file_name": str(bad), "image_id": 7}) is None
+    warnings = [r.getMessage() for r in caplog.records if "cannot be decoded" in r.getMessage()]
+    assert len(warnings) == 1 and "x.jpg (image_id 7)" in warnings[0]
+
+
+def test_weights_of_another_class_count_initialise_with_the_tensors_listed(
+        run_tool, launched, rpc_copy, tiny_rcnn_opts, tiny_distill_weights, tmp_path, caplog):
+    from .conftest import poisoned_weights
+
+    weights = poisoned_weights(tiny_distill_weights, tmp_path / "k2.pth", classes=2)
+    opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path) + ["MODEL.WEIGHTS", weights]
+    code, _, err = run_tool("train_net", ["--config-file", BASE, *opts], "cli")
+    assert code == 0 and len(launched) == 1, err
+    listed = [r.getMessage() for r in caplog.records if "class-dependent tensors" in r.getMessage()]
+    assert len(listed) == 1 and "a model of 2 classes" in listed[0]
+    assert "roi_heads.box_predictor.cls_score.weight" in listed[0]
+    # evaluating such a model, or resuming from it, is an error
+    code, _, err = run_tool("train_net", ["--config-file", BASE, "--eval-only", *opts], "cli")
+    assert_clear_error(code, err, "MODEL.WEIGHTS", "k2.pth", "a model of 2 classes")
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(weights, out / "model_0000001.pth")
+    (out / "last_checkpoint").write_text("model_0000001.pth")
+    code, _, err = run_tool("train_net", ["--config-file", BASE, "--resume", *opts], "cli")
+    assert_clear_error(code, err, "last checkpoint", "a model of 2 classes")
+    assert len(launched) == 1
+
+
+@pytest.mark.parametrize("where", ["MODEL.WEIGHTS", "last_checkpoint"])
+def test_nan_weights_stop_before_training(where, run_tool, launched, rpc_copy, tiny_rcnn_opts,
+                                          tiny_distill_weights, tmp_path):
+    from .conftest import poisoned_weights
+
+    opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)
+    argv = ["--config-file", BASE]
+    if where == "MODEL.WEIGHTS":
+        opts += ["MODEL.WEIGHTS", poisoned_weights(tiny_distill_weights, tmp_path / "nan.pth")]
+    else:
+        (tmp_path / "out").mkdir()
+        poisoned_weights(tiny_distill_weights, tmp_path / "out" / "model_0000001.pth")
+        (tmp_path / "out" / "last_checkpoint").write_text("model_0000001.pth")
+        argv.append("--resume")
+    code, _, err = run_tool("train_net", argv + opts, "cli")
+    assert_clear_error(code, err, "NaN or infinite")
+    assert launched == []
+
+
+def test_a_new_run_into_a_finished_output_dir_warns(run_tool, launched, rpc_copy, tiny_rcnn_opts,
+                                                    tmp_path, caplog):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model_final.pth").write_bytes(b"")
+    code, _, err = run_tool("train_net", ["--config-file", BASE,
+                                          *_rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)], "cli")
+    assert code == 0 and len(launched) == 1, err  # Detectron2's behaviour, with a warning
+    assert any("already holds a run (model_final.pth)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("damage", ["truncated pixels", "broken index", "record past the end",
+                                    "not a store"])
+def test_a_damaged_cutout_store_stops_before_training(damage, run_tool, launched, true_store,
+                                                      tiny_rcnn_opts, rpc_copy, tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(true_store.folder, store)
+    index = store / "index.json"
+    if damage == "truncated pixels":
+        data = (store / "pixels.bin").read_bytes()
+        (store / "pixels.bin").write_bytes(data[: len(data) - 100])
+        fragments = ["pixels.bin", "items[19]", "the store is truncated"]
+    elif damage == "broken index":
+        index.write_text(index.read_text()[:-30])
+        fragments = ["index.json", "line 1", "invalid JSON"]
+    elif damage == "record past the end":
+        data = json.loads(index.read_text())
+        data["items"][3]["offset"] = 10 ** 9
+        index.write_text(json.dumps(data))
+        fragments = ["pixels.bin", "items[3]", "past the file's end"]
+    else:
+        (store / "pixels.bin").unlink()
+        fragments = ["INPUT.SYNTHESIS.CUTOUT_STORE", "not a cut-out store"]
+    opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path, num_classes=10) + [
+        "DATASETS.TRAIN", "('synth_scenes',)", "INPUT.DATASET_MAPPER_NAME", "synthesis",
+        "INPUT.SYNTHESIS.CUTOUT_STORE", str(store), "DATASETS.TEST", "()"]
+    code, _, err = run_tool("train_net", ["--config-file", BASE, *opts], "cli")
+    assert_clear_error(code, err, *fragments)
+    assert launched == []

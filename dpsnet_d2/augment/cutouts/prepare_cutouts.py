@@ -55,12 +55,16 @@ def _cutout_task(args):
 
 
 def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFAULT_THETA,
-              workers: int = 1) -> Dict:  # fmt: skip
+              workers: int = 1, overwrite: bool = False) -> Dict:  # fmt: skip
     """
     Pose-prune the annotations of ``masks_json`` (written by the masks step) and write the store
     and the report into ``out``. Returns a summary: ``store``, ``report``, ``cutouts``, ``kept``,
-    ``warnings`` (list), ``skipped`` (bool: outputs were up to date).
+    ``warnings`` (list), ``skipped`` (bool: outputs were up to date). A store of other inputs or
+    settings is replaced only with ``overwrite``; a theta that keeps no view is an error.
     """
+    if not 0.0 <= theta < 1.0:
+        raise UserError(f"--theta {theta}: must lie in [0, 1) (views with R > theta are kept, "
+                        "R <= 1)")
     signature = f"{file_digest(masks_json)}-{theta!r}"
     store_dir, report_path = os.path.join(out, STORE_DIR), os.path.join(out, REPORT_FILE)
     if os.path.isfile(report_path) and os.path.isdir(store_dir):
@@ -75,6 +79,9 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
             return {"store": store_dir, "report": report_path, "cutouts": len(store),
                     "kept": int(len(store.kept())), "warnings": report["warnings"],
                     "skipped": True}  # fmt: skip
+        if not overwrite:
+            raise UserError(f"{store_dir} holds a cut-out store of other inputs or settings: "
+                            "pass --overwrite to replace it")
 
     data = read_json(masks_json, RPCFormatError, object_only=True)
     meta = load_rpc_categories(masks_json)
@@ -96,6 +103,9 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
     ratio, kept = prune_poses([r["area"] for r in records], [r["sku"] for r in records], theta)
     for r, q, k in zip(records, ratio, kept):
         r["ratio"], r["kept"] = round(float(q), 6), bool(k)
+    if not kept.any():
+        raise UserError(f"{masks_json}: pose pruning at theta {theta} keeps none of "
+                        f"{len(records)} views: nothing to write")
     rows, warnings = pruning_report(records, meta["thing_classes"])
     missing = sorted(set(range(len(meta["thing_classes"]))) - {r["sku"] for r in records})
     for sku in missing:

@@ -313,6 +313,9 @@ def _write_masks(data, tasks, coarse, final, path, signature) -> Dict:
                 logger.warning(warnings[-1])
     annotations = [{**ann, "segmentation": final[str(ann["id"])], "area": area[ann["id"]]}
                    for ann in data["annotations"] if area[ann["id"]] > 0]  # fmt: skip
+    if not annotations:
+        raise UserError(f"{path}: not written: no annotation of {len(tasks)} got a mask (first "
+                        f"reason: {warnings[0] if warnings else 'no product found'})")
     image_ids = {a["image_id"] for a in annotations}
     info = {**data.get("info", {}), "cutouts_signature": signature,
             "cutouts_skipped": skipped, "cutouts_warnings": warnings}  # fmt: skip
@@ -322,33 +325,54 @@ def _write_masks(data, tasks, coarse, final, path, signature) -> Dict:
     return {"written": len(annotations), "skipped": len(skipped)}
 
 
+def _signatures(json_file, image_root, params, s: MaskSettings):
+    """(coarse, saliency or None, final) signatures of a run's steps, computed before any."""
+    coarse_method = "grabcut" if s.method == "grabcut" else "coarse"
+    sig = _signature(file_digest(json_file), os.path.abspath(image_root), coarse_method,
+                     vars(params))  # fmt: skip
+    saliency = _signature(sig, s.saliency_key()) if s.method == "saliency" else None
+    final = _signature(saliency or sig, "final", "coarse where the network finds nothing")
+    return sig, saliency, final
+
+
+def _check_not_other_run(path, signature):
+    """A masks file at ``path`` from other inputs or settings is not replaced silently."""
+    if os.path.isfile(path):
+        info = read_json(path, object_only=True).get("info", {})
+        if info.get("cutouts_signature") != signature:
+            raise UserError(f"{path} holds masks of other inputs or settings: pass --overwrite "
+                            "to replace them")
+
+
 def run_masks(json_file: str, image_root: str, out: str, settings: MaskSettings,
-              workers: int = 1) -> Dict:  # fmt: skip
+              workers: int = 1, overwrite: bool = False) -> Dict:  # fmt: skip
     """
     Compute the masks of every annotation of ``json_file`` (see the module docstring) and write
     ``masks_file(json_file, out)``. Returns a summary: ``masks_file, method, annotations,
     written, skipped`` and, with the saliency method, ``confident``, ``trained_on`` and
     ``coarse_fallbacks`` (empty network masks replaced by the coarse ones; absent when skipped).
+    A masks file of other inputs or settings is replaced only with ``overwrite``.
     """
     s = settings
     data, tasks = _tasks(json_file, image_root)
+    params = CoarseMaskParams()
+    coarse_method = "grabcut" if s.method == "grabcut" else "coarse"
+    sig, saliency_sig, final_sig = _signatures(json_file, image_root, params, s)
+    if not overwrite:
+        _check_not_other_run(masks_file(json_file, out), final_sig)
     if s.device == "cpu":
         torch.set_num_threads(s.threads)
     work = work_dir(out)
-    params = CoarseMaskParams()
-    coarse_method = "grabcut" if s.method == "grabcut" else "coarse"
-    sig = _signature(file_digest(json_file), os.path.abspath(image_root), coarse_method,
-                     vars(params))  # fmt: skip
     coarse = _step_coarse(tasks, os.path.join(work, f"{coarse_method}.json"), sig, params,
                           coarse_method, workers)  # fmt: skip
     summary = {"masks_file": masks_file(json_file, out), "method": s.method,
                "annotations": len(tasks)}  # fmt: skip
     state = None
     if s.method == "saliency":
-        sig = _signature(sig, s.saliency_key())
-        state = _step_saliency(tasks, coarse, os.path.join(work, "saliency.pth"), sig, s, workers)
+        state = _step_saliency(tasks, coarse, os.path.join(work, "saliency.pth"), saliency_sig, s,
+                               workers)  # fmt: skip
         summary.update(confident=state["confident"], trained_on=state["trained_on"])
-    sig = _signature(sig, "final", "coarse where the network finds nothing")
+    sig = final_sig
     if os.path.isfile(summary["masks_file"]):
         with open(summary["masks_file"]) as f:
             info = json.load(f).get("info", {})

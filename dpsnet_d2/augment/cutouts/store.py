@@ -25,6 +25,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ...utils.cli import read_json
+
 __all__ = ["CutoutStore", "write_cutout_store", "INDEX_FILE", "PIXELS_FILE"]
 
 INDEX_FILE = "index.json"
@@ -104,10 +106,10 @@ class CutoutStore:
         index_file = os.path.join(folder, INDEX_FILE)
         if not os.path.isfile(index_file) or not os.path.isfile(os.path.join(folder, PIXELS_FILE)):
             raise FileNotFoundError(f"{folder}: not a cut-out store (no {INDEX_FILE} / {PIXELS_FILE})")
-        with open(index_file) as f:
-            index = json.load(f)
-        if index.get("version") != _VERSION:
-            raise ValueError(f"{index_file}: store version {index.get('version')}, expected {_VERSION}")
+        index = read_json(index_file)  # a FileFormatError (ValueError) naming file and line
+        if not isinstance(index, dict) or index.get("version") != _VERSION:
+            version = index.get("version") if isinstance(index, dict) else None
+            raise ValueError(f"{index_file}: store version {version}, expected {_VERSION}")
         self.folder = folder
         self.thing_classes: List[str] = list(index["thing_classes"])
         self.records: List[Dict] = index["items"]

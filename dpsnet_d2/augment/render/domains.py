@@ -13,6 +13,7 @@ Only the ``images`` list of a json is read (found in the memory-mapped file): ta
 annotations are never parsed, so using a test split as domain B leaks no labels.
 """
 import json
+import logging
 import mmap
 import os
 import re
@@ -153,8 +154,19 @@ class CropDataset(Dataset):
     def __len__(self):
         return len(self.paths)
 
+    def _read(self, i):
+        """Image i, or the next readable one: an image that fails to decode is reported (a
+        warning naming the file) and skipped, not a crash of the loader's worker."""
+        for k in range(len(self.paths)):
+            path = self.paths[(i + k) % len(self.paths)]
+            try:
+                return read_rgb(path)
+            except DomainError as e:
+                logging.getLogger(__name__).warning(f"{e}: skipped")
+        raise DomainError(f"none of the {len(self.paths)} images of the domain can be read")
+
     def __getitem__(self, i):
-        img = resize_long_side(read_rgb(self.paths[i]), self.load_size)
+        img = resize_long_side(self._read(i), self.load_size)
         h, w = img.shape[:2]
         ph, pw = max(0, self.crop - h), max(0, self.crop - w)
         if ph or pw:

@@ -23,7 +23,9 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from dpsnet_d2.utils.file_io import atomic_output_dir
+from dpsnet_d2.utils.image_checks import image_problem
 from dpsnet_d2.utils.images import encode
+from dpsnet_d2.utils.paths import path_inside
 
 from .checkpoint import load_renderer
 from .domains import (
@@ -121,15 +123,17 @@ def _read_set(json_file: str, image_root: str):
     if not images:
         raise DomainError(f"{json_file}: no images listed")
     paths = []
-    for record in images:
+    for k, record in enumerate(images):
         name = record.get("file_name") if isinstance(record, dict) else None
         if not isinstance(name, str):
             raise DomainError(
                 f"{json_file}: image record {json.dumps(record)[:120]} has no file_name"
             )
-        path = os.path.join(image_root, name)
-        if not os.path.isfile(path):
-            raise DomainError(f"{json_file}: image {path} listed but not found")
+        # the rendered image is written under the same relative name: it must stay inside
+        path = path_inside(image_root, name, f"{json_file}: images[{k}]")
+        problem = image_problem(path)
+        if problem is not None:
+            raise DomainError(f"{json_file}: images[{k}]: image {path} {problem}")
         paths.append(path)
     return data, paths
 
@@ -184,7 +188,7 @@ def render_offline_set(
 
         def write(i, y, hw, HW):
             rel = os.path.relpath(paths[i], image_root)
-            target = os.path.join(tmp, folder_name, rel)
+            target = path_inside(os.path.join(tmp, folder_name), rel, f"{json_file}: images[{i}]")
             os.makedirs(os.path.dirname(target), exist_ok=True)
             ext = os.path.splitext(target)[1].lower()
             with open(target, "wb") as f:

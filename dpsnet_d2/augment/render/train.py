@@ -43,6 +43,9 @@ def _forever(dataset, cfg: CycleGANConfig, num_workers: int, seed: int):
         dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=generator,
         num_workers=num_workers, persistent_workers=num_workers > 0,
     )  # fmt: skip
+    if len(loader) == 0:  # drop_last with fewer images than a batch: no step would ever come
+        raise ValueError(f"batch size {cfg.batch_size} is larger than the domain's "
+                         f"{len(dataset)} images")
     while True:
         yield from loader
 

@@ -132,12 +132,16 @@ class EpochMappedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, k: int):
         k = int(k)
-        record = self.dicts[k % len(self.dicts)]
-        if SYNTHESIS_KEY in record:
-            record = {**record, SYNTHESIS_KEY: k, "image_id": f"synth_{k}"}
-        else:
-            record = copy.deepcopy(record)
-        return self.mapper(record)
+        for step in range(len(self.dicts)):  # a record the mapper skips (None): the next one
+            record = self.dicts[(k + step) % len(self.dicts)]
+            if SYNTHESIS_KEY in record:
+                record = {**record, SYNTHESIS_KEY: k + step, "image_id": f"synth_{k + step}"}
+            else:
+                record = copy.deepcopy(record)
+            mapped = self.mapper(record)
+            if mapped is not None:
+                return mapped
+        raise ValueError(f"none of the {len(self.dicts)} training records could be mapped")
 
 
 def build_synthesis_train_loader(cfg, mapper, extra_dicts: Sequence[Dict] = ()):
