@@ -31,6 +31,8 @@ FLAGS = {"num_skus": "--num-skus", "views": "--views", "train_per_view": "--trai
          "num_val": "--val", "num_test": "--test", "num_counters": "--counters", "size": "--size",
          "seed": "--seed"}
 PREVIEW_FORMATS = (".jpg", ".jpeg", ".png")
+# RPC's image sizes (pixels): checkout images are square, turntable images W x H.
+RPC_CHECKOUT_SIZE, RPC_TURNTABLE_SIZE = 1815, (2592, 1944)
 
 
 def get_parser():
@@ -51,6 +53,11 @@ def get_parser():
     p.add_argument(
         "--size", type=int, default=512, help="image side in pixels; everything scales with it"
     )
+    p.add_argument("--train-size", type=int, nargs=2, metavar=("W", "H"), default=(0, 0),
+                   help="turntable image size (default: --size square)")
+    p.add_argument("--rpc-resolution", action="store_true",
+                   help="RPC's resolution: --size 1815 --train-size 2592 1944 (a stand-in RPC; "
+                   "write it to DIR/retail_product_checkout for the rpc_2019_* names)")
     p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument(
         "--workers",
@@ -69,13 +76,17 @@ def get_parser():
 
 def synth_config(args):
     """The :class:`SynthConfig` of the flags; a UserError naming the flag when one is out of range."""
+    if args.rpc_resolution:
+        args.size, args.train_size = RPC_CHECKOUT_SIZE, RPC_TURNTABLE_SIZE
     values = {field: getattr(args, flag[2:].replace("-", "_")) for field, flag in FLAGS.items()}
+    values["train_width"], values["train_height"] = args.train_size
     try:
         return SynthConfig(**values)
     except ValueError as e:
         message = str(e)
         for field, flag in FLAGS.items():
             message = message.replace(f"SynthConfig.{field} ", f"{flag} ")
+        message = message.replace("SynthConfig.train_size ", "--train-size ")
         raise UserError(message) from e
 
 
@@ -95,8 +106,9 @@ def main(args):
     out = generate_synthetic_rpc(args.out, cfg, workers=args.workers, overwrite=args.overwrite)
     print(f"Wrote the synthetic RPC to {out} (train2019/, val2019/, test2019/, "
           "train2019_masks/, instances_*2019.json)")
+    names = "rpc_2019" if os.path.basename(out) == "retail_product_checkout" else "synth_rpc"
     print(f"Use it: export DETECTRON2_DATASETS={os.path.dirname(out)}  "
-          "(datasets synth_rpc_train/val/test)")
+          f"(datasets {names}_train/val/test)")
 
 
 def cli(argv=None):
