@@ -26,7 +26,7 @@ CONFIG_SUFFIX = (
     "INPUT.SYNTHESIS.CANVAS_SIZE 320 DATALOADER.NUM_WORKERS 0 DISTILL.ROUNDS 1 "
     "DISTILL.ITERS_PER_ROUND 1 DISTILL.REFINE.ITERS 1 TEST.RPC_COMPUTE_MAP False"
 )
-MASKS_SUFFIX = "--device cpu --steps 2 --max-train 8 --workers 1"
+MASKS_SUFFIX = "--steps 2 --max-train 8 --workers 1"
 CONFIG_TOOLS = ("train_net.py", "distill_net.py", "checkout.py")
 KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
 
