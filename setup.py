@@ -27,7 +27,9 @@ setup(
         "pycocotools>=2.0.2",
         # mAP50 / mmAP of the RPC evaluator: pycocotools' COCOeval in C++, the same numbers
         "faster-coco-eval>=1.8",
-        "scikit-image",
+        "matplotlib",
+        "pillow",
+        "pyyaml",
         "scipy",
         "tabulate",
         "tqdm",

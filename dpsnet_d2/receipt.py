@@ -11,7 +11,7 @@ network input (the resized image), H x W: the photo.
 """
 import os
 from collections import Counter
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -23,8 +23,8 @@ from .distill.consistency import check_consistency
 from .utils.file_io import atomic_write_bytes, write_json_atomic
 from .utils.paths import path_inside
 
-__all__ = ["make_receipt", "nonfinite_outputs", "receipt_text", "draw_receipt", "write_receipt",
-           "write_receipt_index"]
+__all__ = ["default_channel_names", "make_receipt", "nonfinite_outputs", "receipt_text",
+           "draw_receipt", "write_receipt", "write_receipt_index"]
 
 
 def nonfinite_outputs(outputs: Dict) -> List[str]:
@@ -43,6 +43,7 @@ def make_receipt(
     *,
     threshold: float,
     class_to_channel: Sequence[int],
+    channel_names: Optional[Sequence[str]] = None,
 ) -> Dict:
     """
     Args:
@@ -51,10 +52,12 @@ def make_receipt(
         thing_classes: K class names.
         threshold: detections with score > threshold are bought.
         class_to_channel: K ints in [0, C), the class -> density channel map.
+        channel_names: C names for "look_reasons" (default :func:`default_channel_names`).
     Returns:
-        dict: "items" {SKU name: count} (sorted by name), "total", "density_counts" (C ints) and
-        "density_total" (float) when the counting view is on, and "needs_look" (bool: the views
-        disagree; False without a counting view).
+        dict: "items" {SKU name: count} (sorted by name), "total", "density_counts" and
+        "detection_counts" (C ints each) and "density_total" (float) when the counting view is
+        on, "needs_look" (bool: the views disagree; False without a counting view) and
+        "look_reasons" (one line per channel where they disagree).
     Raises:
         ValueError: the outputs hold NaN or infinite values (never a receipt).
     """
@@ -71,18 +74,30 @@ def make_receipt(
             scores, classes, counts, threshold=threshold, class_to_channel=class_to_channel
         )
         keep = check.keep
+        names = channel_names or default_channel_names(len(check.density_counts))
         receipt.update(
             density_counts=[int(c) for c in check.density_counts],
+            detection_counts=[int(c) for c in check.detection_counts],
             density_total=round(float(counts.sum()), 3),
             needs_look=not check.consistent,
+            look_reasons=[
+                f"{name}: {int(d)} detected vs {int(n)} counted"
+                for name, d, n in zip(names, check.detection_counts, check.density_counts)
+                if d != n
+            ],
         )
     else:
         keep = scores > threshold
-        receipt["needs_look"] = False
+        receipt.update(needs_look=False, look_reasons=[])
     bought = Counter(thing_classes[int(c)] for c in classes[keep])
     receipt["items"] = dict(sorted(bought.items()))
     receipt["total"] = int(keep.sum())
     return receipt
+
+
+def default_channel_names(num_channels: int) -> List[str]:
+    """"all products" for the class-agnostic map (C = 1), else "channel 0" .. "channel C-1"."""
+    return ["all products"] if num_channels == 1 else [f"channel {c}" for c in range(num_channels)]
 
 
 def receipt_text(name: str, receipt: Dict) -> str:
@@ -96,6 +111,7 @@ def receipt_text(name: str, receipt: Dict) -> str:
         lines.append(f"{'counting view':<{width}}  {receipt['density_total']:.1f}")
     if receipt["needs_look"]:
         lines.append("NEEDS A LOOK: the detection and counting views disagree")
+        lines += [f"  {reason}" for reason in receipt.get("look_reasons", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -151,16 +167,36 @@ def draw_receipt(
     if "density" in outputs:
         panels.append(_density_overlay(image_rgb, outputs["density"], stride, input_size))
     height = image_rgb.shape[0]
-    text = receipt_text("", receipt).splitlines()[2:]
     panel = np.full((height, max(260, height // 2), 3), 255, np.uint8)
     scale = max(0.4, height / 1200)
     step = int(26 * scale / 0.6)
-    for i, line in enumerate(text):
-        color = (200, 0, 0) if line.startswith("NEEDS") else (20, 20, 20)
-        cv2.putText(panel, line[:32], (8, step * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    color, 1, cv2.LINE_AA)
+    flagged = False
+    y = 0
+    for line in receipt_text("", receipt).splitlines()[2:]:
+        flagged = flagged or line.startswith("NEEDS")
+        color = (200, 0, 0) if flagged else (20, 20, 20)
+        for part in _wrap(line, panel.shape[1] - 16, scale):
+            y += step
+            cv2.putText(panel, part, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1,
+                        cv2.LINE_AA)
     panels.append(panel)
     return np.concatenate(panels, axis=1)
+
+
+def _wrap(line: str, width: int, scale: float) -> List[str]:
+    """``line`` cut at spaces into parts at most ``width`` pixels wide in the receipt's font
+    (a word wider than the panel stays whole); continuation parts are indented."""
+    indent = line[: len(line) - len(line.lstrip())]
+    parts, current = [], indent
+    for word in line.split():
+        candidate = f"{current} {word}" if current.strip() else current + word
+        fits = cv2.getTextSize(candidate, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= width
+        if fits or not current.strip():
+            current = candidate
+        else:
+            parts.append(current)
+            current = indent + "  " + word
+    return parts + [current]
 
 
 def write_receipt(output: str, image_path: str, picture_rgb: np.ndarray, receipt: Dict) -> Dict:

@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import build_detection_test_loader
 from detectron2.engine import default_setup
 from detectron2.evaluation import DatasetEvaluators, inference_on_dataset
@@ -37,7 +36,7 @@ from dpsnet_d2.distill.rounds import (
     distill_stages,
     label_stage,
 )
-from dpsnet_d2.engine import DistillTrainer, validate_distill_config
+from dpsnet_d2.engine import DistillTrainer, DPSNetCheckpointer, validate_distill_config
 from dpsnet_d2.engine.distill_predict import predict_images
 from dpsnet_d2.utils import write_json_atomic
 from dpsnet_d2.utils.cli import run_cli
@@ -94,7 +93,7 @@ def run_throughput(args):
     cfg = get_dpsnet_cfg(args.config_file, args.opts)
     cfg.MODEL.WEIGHTS = args.weights
     model = DPSNetTrainer.build_model(cfg)
-    DetectionCheckpointer(model).load(args.weights)
+    DPSNetCheckpointer(model).load(args.weights)
     model.eval()
     targets = TargetSet.load([args.dataset])
     loader = build_detection_test_loader(cfg, args.dataset)

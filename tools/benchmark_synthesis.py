@@ -13,7 +13,8 @@ and a preview picture.
     # docs/synthesis_preview.jpg: cut-outs -> synthesized scenes -> real checkout scenes
     python tools/benchmark_synthesis.py preview --store DIR --rpc-root datasets/synthetic_rpc
 
-Both build the mapper from configs/Synthetic/dpsnet_R_18_synth_cpu.yaml (plus ``--opts``).
+All build the mapper from configs/Synthetic/dpsnet_R_18_synth_cpu.yaml plus trailing ``KEY VALUE``
+overrides (``--opts`` is a deprecated alias).
 """
 import argparse
 import cProfile
@@ -29,6 +30,7 @@ import torch
 from dpsnet_d2.augment import LEVELS, SynthesisDatasetMapper, scene_rng
 from dpsnet_d2.augment.synthesis.loader import synthesis_records
 from dpsnet_d2.config import get_dpsnet_cfg
+from dpsnet_d2.utils.options import add_deprecated_alias, add_output_argument
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
                       "Synthetic", "dpsnet_R_18_synth_cpu.yaml")
@@ -146,8 +148,8 @@ def run_preview(args):
     from dpsnet_d2.augment.synthesis.preview import make_synthesis_preview
 
     _, mapper = build_mapper(args.store, args.size, "easy", args.opts)
-    make_synthesis_preview(args.out, mapper.synthesizer, args.rpc_root)
-    print(f"wrote {args.out}")
+    make_synthesis_preview(args.output, mapper.synthesizer, args.rpc_root)
+    print(f"wrote {args.output}")
 
 
 def main(argv=None):
@@ -157,7 +159,8 @@ def main(argv=None):
         p = sub.add_parser(name)
         p.add_argument("--store", required=True, help="cut-out store folder")
         p.add_argument("--num", type=int, default=100, help="scenes")
-        p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
+        add_deprecated_alias(p, "--opts", "trailing KEY VALUE pairs", dest="legacy_opts",
+                             nargs="*", default=[])
         if name == "speed":
             p.add_argument("--size", type=int, default=800, help="scene and input side (px)")
             p.add_argument("--level", choices=LEVELS, default="hard")
@@ -168,8 +171,10 @@ def main(argv=None):
         else:
             p.add_argument("--size", type=int, default=512, help="synthesized scene side (px)")
             p.add_argument("--rpc-root", required=True, help="RPC-format folder (val split)")
-            p.add_argument("--out", default="docs/synthesis_preview.jpg")
+            add_output_argument(p, "--out", default="docs/synthesis_preview.jpg")
+        p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
+    args.opts = list(args.legacy_opts) + list(args.opts)
     for path in [args.store] + list(getattr(args, "json", [])) + [getattr(args, "rpc_root", "")]:
         if path and not os.path.exists(path):
             parser.error(f"{path}: does not exist")

@@ -10,8 +10,10 @@ overlaid | the shopping list), ``<file name>.json`` (the shopping list: SKU -> c
 view's count, ``needs_look``) and ``<file name>.txt`` (``a.jpg`` -> ``a.jpg.json``: ``a.png``
 beside it keeps its own receipt); ``receipts.json`` lists them all. An image whose detection
 count and density count disagree (the distillation's consistency check) is flagged "needs a
-look". Class names come from the metadata of the config's first DATASETS.TEST (or TRAIN)
-dataset; --threshold defaults to TEST.RPC_SCORE_THRESH.
+look", with the channels where the views disagree. SKU names come from the checkpoint (the
+trainer saves the training set's class names into it), so no dataset needs to be registered;
+for older checkpoints from the config's datasets' metadata. --threshold defaults to
+TEST.RPC_SCORE_THRESH.
 
 Bad input: the options, the config and the weights (readable, finite, of NUM_CLASSES classes)
 are checked before the model is built. An image that cannot be read, or whose outputs are not
@@ -25,13 +27,15 @@ import sys
 import cv2
 import tqdm
 
-from detectron2.data import MetadataCatalog
+from detectron2.data.catalog import Metadata
 from detectron2.data.transforms import ResizeShortestEdge
 from detectron2.engine import DefaultPredictor
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.engine.checkpoint_checks import check_checkpoint_file
 from dpsnet_d2.engine.checks import check_weights
+from dpsnet_d2.engine import DPSNetCheckpointer, dataset_thing_classes
+from dpsnet_d2.engine.checkpointer import THING_CLASSES_KEY
 from dpsnet_d2.modeling.density import density_channel_map
 from dpsnet_d2.receipt import draw_receipt, make_receipt, write_receipt, write_receipt_index
 from dpsnet_d2.utils.cli import (
@@ -60,6 +64,17 @@ def list_images(path):
     return images
 
 
+def till_class_names(cfg, saved_names):
+    """
+    The SKU names: the checkpoint's (saved by the trainer), else the ``thing_classes`` of the
+    config's datasets, else ``class_0`` ... (each only when it has one name per class).
+    """
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    if saved_names is not None and len(saved_names) == num_classes:
+        return list(saved_names)
+    return dataset_thing_classes(cfg) or [f"class_{k}" for k in range(num_classes)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config-file", required=True)
@@ -81,16 +96,14 @@ def main(argv=None):
     num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
     check_weights(cfg.MODEL.WEIGHTS, "--weights")
     check_checkpoint_file(cfg.MODEL.WEIGHTS, "--weights", num_classes, strict=True)
-    names = list(cfg.DATASETS.TEST) or list(cfg.DATASETS.TRAIN)
-    metadata = MetadataCatalog.get(names[0]) if names else MetadataCatalog.get("__unused")
-    thing_classes = metadata.get("thing_classes", None)
-    if thing_classes is None or len(thing_classes) != num_classes:
-        thing_classes = [f"class_{k}" for k in range(num_classes)]
-        metadata = MetadataCatalog.get("__dpsnet_checkout").set(thing_classes=thing_classes)
     _, class_to_channel = density_channel_map(cfg)
+    cfg.MODEL.WEIGHTS = ""  # loaded below by DPSNetCheckpointer, with the model's class names
     cfg.freeze()
 
     predictor = DefaultPredictor(cfg)
+    saved = DPSNetCheckpointer(predictor.model).load(args.weights)
+    thing_classes = till_class_names(cfg, saved.get(THING_CLASSES_KEY))
+    metadata = Metadata(name="checkout").set(thing_classes=thing_classes)
     resize = ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
     stride = cfg.MODEL.BIPYRAMID.COUNT_STRIDE
     index, failed = [], []

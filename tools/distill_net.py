@@ -12,7 +12,8 @@ refinement follows (DISTILL.REFINE.*). Outputs under OUTPUT_DIR: ``round_{r}/`` 
 ``refine/``) with ``pseudo_labels.json``, ``model_final.pth``, ``round_summary.json``; at the
 end ``distill_summary.md`` and ``distill_progress.png``. ``--resume`` continues after the last
 finished round or checkpoint; an OUTPUT_DIR holding an earlier run is an error unless
-``--resume`` or ``--overwrite`` is given. SOLVER.MAX_ITER is set from DISTILL.*.
+``--resume`` or ``--overwrite`` is given. SOLVER.MAX_ITER is set from DISTILL.*. ``--eval-only``
+is refused (evaluate a distilled model with ``tools/train_net.py --eval-only``).
 
 Inputs are checked before any training (the launch, OUTPUT_DIR, the weights: readable, finite and
 of NUM_CLASSES classes, the source and evaluation datasets, the DISTILL config, the target
@@ -64,6 +65,9 @@ def check_inputs(args):
     """Check everything the run reads and writes, in seconds; raise :class:`UserError`."""
     if not args.config_file:
         raise UserError("--config-file is required")
+    if args.eval_only:
+        raise UserError("distill_net.py does not evaluate: use tools/train_net.py --config-file "
+                        "CFG --eval-only MODEL.WEIGHTS OUTPUT_DIR/refine/model_final.pth")
     cfg = build_cfg(args)
     check_launch(cfg, num_gpus=args.num_gpus, num_machines=args.num_machines,
                  machine_rank=args.machine_rank)

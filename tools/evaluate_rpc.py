@@ -4,10 +4,10 @@ Evaluate a COCO results file on the RPC protocol, without a model.
 
     python tools/evaluate_rpc.py bbox_results.json instances_test2019.json
     python tools/evaluate_rpc.py bbox_results.json instances_test2019.json --threshold 0.8 \
-        --output-dir out/
+        --output out/
 
 Prints the leaderboard table (sweep = the official oracle protocol, fixed = --threshold) and
-writes ``rpc_results.json`` into ``--output-dir`` (default: beside the results file). The results
+writes ``rpc_results.json`` into ``--output`` (default: beside the results file). The results
 file is a COCO result list ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]`` with
 the ground truth's ids, e.g. the ``bbox_results.json`` written by RPCEvaluator.
 """
@@ -30,6 +30,7 @@ from dpsnet_d2.utils.cli import (
     read_json,
     run_cli,
 )
+from dpsnet_d2.utils.options import add_output_argument
 
 
 def load_ground_truth(json_file):
@@ -52,7 +53,7 @@ def main(argv=None):
                         help="RPC ground-truth json with image levels (instances_test2019.json)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="score threshold of the fixed mode (default: sweep rows only)")
-    parser.add_argument("--output-dir", default=None,
+    add_output_argument(parser, "--output-dir", default=None,
                         help="where to write rpc_results.json (default: beside the results file)")
     parser.add_argument("--no-map", action="store_true",
                         help="skip mAP50 / mmAP (pycocotools, the slow part)")
@@ -64,7 +65,7 @@ def main(argv=None):
     check_input_file(args.results, "results file")
     check_input_file(args.ground_truth, "ground-truth file")
     output_dir = check_output_dir(
-        args.output_dir or os.path.dirname(os.path.abspath(args.results)), "--output-dir"
+        args.output or os.path.dirname(os.path.abspath(args.results)), "--output"
     )
 
     gt = load_ground_truth(args.ground_truth)

@@ -2,11 +2,11 @@
 """
 Generate the embedded synthetic RPC (official RPC layout and JSON schema), or preview it.
 
-    python tools/make_synthetic_rpc.py --out datasets/synthetic_rpc --num-skus 20 --views 12 \
+    python tools/make_synthetic_rpc.py --output datasets/synthetic_rpc --num-skus 20 --views 12 \
         --train-per-view 1 --val 100 --test 300 --size 512 --seed 0
-    python tools/make_synthetic_rpc.py --out datasets/synthetic_rpc --preview preview.jpg
+    python tools/make_synthetic_rpc.py --output datasets/synthetic_rpc --preview preview.jpg
 
-With ``--preview`` nothing is generated on disk: the grid is read from ``--out`` when it holds a
+With ``--preview`` nothing is generated on disk: the grid is read from ``--output`` when it holds a
 generated set, else rendered in memory from the other flags. The same flags and seed give
 byte-identical files. Layout: datasets/README.md; logic: dpsnet_d2/data/synthetic_rpc/.
 """
@@ -25,12 +25,15 @@ from dpsnet_d2.utils.cli import (
     int_at_least,
     run_cli,
 )
+from dpsnet_d2.utils.options import add_output_argument
 
 # SynthConfig field -> the flag that sets it (to name the flag in errors).
 FLAGS = {"num_skus": "--num-skus", "views": "--views", "train_per_view": "--train-per-view",
          "num_val": "--val", "num_test": "--test", "num_counters": "--counters", "size": "--size",
          "seed": "--seed"}
 PREVIEW_FORMATS = (".jpg", ".jpeg", ".png")
+# RPC's image sizes (pixels): checkout images are square, turntable images W x H.
+RPC_CHECKOUT_SIZE, RPC_TURNTABLE_SIZE = 1815, (2592, 1944)
 
 
 def get_parser():
@@ -38,7 +41,8 @@ def get_parser():
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--out", default=default_out, help="dataset folder (default: %(default)s)")
+    add_output_argument(p, "--out", default=default_out,
+                        help="dataset folder (default: %(default)s)")
     p.add_argument("--num-skus", type=int, default=20, help="number of products (categories)")
     p.add_argument("--views", type=int, default=12, help="turntable viewpoints per product")
     p.add_argument(
@@ -51,6 +55,11 @@ def get_parser():
     p.add_argument(
         "--size", type=int, default=512, help="image side in pixels; everything scales with it"
     )
+    p.add_argument("--train-size", type=int, nargs=2, metavar=("W", "H"), default=(0, 0),
+                   help="turntable image size (default: --size square)")
+    p.add_argument("--rpc-resolution", action="store_true",
+                   help="RPC's resolution: --size 1815 --train-size 2592 1944 (a stand-in RPC; "
+                   "write it to DIR/retail_product_checkout for the rpc_2019_* names)")
     p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument(
         "--workers",
@@ -58,7 +67,7 @@ def get_parser():
         default=min(os.cpu_count() or 1, 8),
         help="processes (default: %(default)s)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument(
         "--preview",
         metavar="PATH",
@@ -69,13 +78,17 @@ def get_parser():
 
 def synth_config(args):
     """The :class:`SynthConfig` of the flags; a UserError naming the flag when one is out of range."""
+    if args.rpc_resolution:
+        args.size, args.train_size = RPC_CHECKOUT_SIZE, RPC_TURNTABLE_SIZE
     values = {field: getattr(args, flag[2:].replace("-", "_")) for field, flag in FLAGS.items()}
+    values["train_width"], values["train_height"] = args.train_size
     try:
         return SynthConfig(**values)
     except ValueError as e:
         message = str(e)
         for field, flag in FLAGS.items():
             message = message.replace(f"SynthConfig.{field} ", f"{flag} ")
+        message = message.replace("SynthConfig.train_size ", "--train-size ")
         raise UserError(message) from e
 
 
@@ -85,18 +98,19 @@ def main(args):
     if args.preview:
         check_output_file(args.preview, "--preview", PREVIEW_FORMATS)
     else:
-        check_output_dir(args.out, "--out")
-        if os.path.lexists(args.out) and not args.overwrite:
-            raise UserError(f"--out {args.out} already exists; pass --overwrite to replace it")
+        check_output_dir(args.output, "--output")
+        if os.path.lexists(args.output) and not args.overwrite:
+            raise UserError(f"--output {args.output} already exists; pass --overwrite to replace it")
     if args.preview:
-        make_preview(args.preview, root=args.out, cfg=cfg)
+        make_preview(args.preview, root=args.output, cfg=cfg)
         print(f"Wrote the preview to {os.path.abspath(args.preview)}")
         return
-    out = generate_synthetic_rpc(args.out, cfg, workers=args.workers, overwrite=args.overwrite)
+    out = generate_synthetic_rpc(args.output, cfg, workers=args.workers, overwrite=args.overwrite)
     print(f"Wrote the synthetic RPC to {out} (train2019/, val2019/, test2019/, "
           "train2019_masks/, instances_*2019.json)")
+    names = "rpc_2019" if os.path.basename(out) == "retail_product_checkout" else "synth_rpc"
     print(f"Use it: export DETECTRON2_DATASETS={os.path.dirname(out)}  "
-          "(datasets synth_rpc_train/val/test)")
+          f"(datasets {names}_train/val/test)")
 
 
 def cli(argv=None):

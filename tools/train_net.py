@@ -15,13 +15,12 @@ checked; a problem stops the tool with one line (``--debug`` shows the traceback
 """
 import sys
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 
 from dpsnet_d2 import DPSNetTrainer, get_dpsnet_cfg
 from dpsnet_d2.data.datasets import register_rpc_instances
-from dpsnet_d2.engine import check_launch, check_run_inputs
+from dpsnet_d2.engine import DPSNetCheckpointer, check_launch, check_run_inputs
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, run_cli
 
 
@@ -45,7 +44,7 @@ def main(args):
     cfg = setup(args)
     if args.eval_only:
         model = DPSNetTrainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+        DPSNetCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
             cfg.MODEL.WEIGHTS, resume=args.resume
         )
         res = DPSNetTrainer.test(cfg, model)

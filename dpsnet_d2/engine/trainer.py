@@ -4,6 +4,7 @@ import os
 import torch
 from detectron2.data import DatasetMapper, MetadataCatalog, build_detection_train_loader
 from detectron2.engine import DefaultTrainer
+from detectron2.utils import comm
 from detectron2.evaluation import COCOEvaluator
 from detectron2.solver.build import (
     get_default_optimizer_params,
@@ -16,10 +17,16 @@ from ..data import DPSNetDatasetMapper
 from ..data.unreadable import SkipUnreadableImages
 from ..evaluation import RPCEvaluator
 from ..utils.cli import UserError
-from ..utils.file_io import AtomicPathManager
+from ..utils.file_io import AtomicPathManager, atomic_write_bytes
+from .checkpointer import DPSNetCheckpointer, dataset_thing_classes
 from .cpu_autocast import CPUAutocastTrainer, use_cpu_autocast
 
-__all__ = ["DPSNetTrainer", "DENSITY_MAPPERS", "TRAIN_MAPPERS", "build_train_mapper"]
+__all__ = [
+    "DPSNetTrainer", "DENSITY_MAPPERS", "LOAD_REPORT_FILE", "TRAIN_MAPPERS", "build_train_mapper",
+]
+
+# OUTPUT_DIR file with the LoadReport (json) of MODEL.WEIGHTS or the resumed checkpoint.
+LOAD_REPORT_FILE = "weights_load_report.json"
 
 # cfg.INPUT.DATASET_MAPPER_NAME -> callable(cfg, is_train) returning a dataset mapper.
 TRAIN_MAPPERS = {
@@ -77,8 +84,12 @@ class DPSNetTrainer(DefaultTrainer):
     (:class:`~dpsnet_d2.engine.cpu_autocast.CPUAutocastTrainer`; Detectron2's AMPTrainer is
     CUDA-only); on CUDA it is Detectron2's AMPTrainer.
 
-    Checkpoints and the ``last_checkpoint`` tag are written to a temporary file and renamed into
-    place, so an interrupted save leaves the previous checkpoint, never a truncated one.
+    The checkpointer is a :class:`DPSNetCheckpointer` (installed by ``build_hooks``, before the
+    hooks take it): ``MODEL.WEIGHTS`` may be a Detectron2 ResNet-FPN checkpoint (keys mapped to
+    DPSNet's), its load report goes to ``OUTPUT_DIR/weights_load_report.json``, and every
+    checkpoint holds the class names of ``DATASETS.TRAIN``. Checkpoints and the
+    ``last_checkpoint`` tag are written to a temporary file and renamed into place, so an
+    interrupted save leaves the previous checkpoint, never a truncated one.
     """
 
     def __init__(self, cfg):
@@ -88,7 +99,22 @@ class DPSNetTrainer(DefaultTrainer):
             # from its seed, so the data order is that of a float32 run
             t = self._trainer
             self._trainer = CPUAutocastTrainer(t.model, t.data_loader, t.optimizer)
-        self.checkpointer.path_manager = AtomicPathManager(self.checkpointer.path_manager)
+
+    def build_hooks(self):
+        old = self.checkpointer
+        self.checkpointer = DPSNetCheckpointer(
+            old.model, old.save_dir, thing_classes=dataset_thing_classes(self.cfg),
+            save_to_disk=old.save_to_disk, **old.checkpointables,
+        )
+        self.checkpointer.path_manager = AtomicPathManager(old.path_manager)
+        return super().build_hooks()
+
+    def resume_or_load(self, resume=True):
+        super().resume_or_load(resume=resume)
+        report = self.checkpointer.last_load_report
+        if report is not None and comm.is_main_process():
+            atomic_write_bytes(os.path.join(self.cfg.OUTPUT_DIR, LOAD_REPORT_FILE),
+                               report.to_json().encode())
 
     @classmethod
     def build_train_loader(cls, cfg):

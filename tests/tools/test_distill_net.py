@@ -1,5 +1,6 @@
 """tools/distill_net.py: a 2-round tiny distillation, its artifacts, resume, label-freedom, bad input."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -148,3 +149,11 @@ def test_bad_input_exits_non_zero(load_tool, distill_rpc, tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: nothing to distil from: MODEL.WEIGHTS is empty and DISTILL.SOURCE_ITERS is 0")
     assert not (tmp_path / "out").exists()
+
+
+def test_eval_only_is_refused_with_one_line(run_tool):
+    base = str(Path(__file__).resolve().parents[2] / "configs" / "Base-DPSNet.yaml")
+    code, _, err = run_tool("distill_net", ["--config-file", base, "--eval-only"], entry="cli")
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "does not evaluate" in lines[0] and "train_net.py" in lines[0]

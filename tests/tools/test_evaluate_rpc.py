@@ -62,7 +62,7 @@ def test_cli_rejects_bad_records(load_tool, tmp_path):
     records[1]["category_id"] = 99
     Path(results).write_text(json.dumps(records))
     with pytest.raises(ValueError, match=r"bbox_results.json: record 1: category_id 99 is not a category"):
-        load_tool("evaluate_rpc").main([results, gt, "--output-dir", str(tmp_path / "out")])
+        load_tool("evaluate_rpc").main([results, gt, "--output", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
 
 
@@ -107,7 +107,7 @@ def test_same_numbers_as_rpctool_on_a_stored_case(load_tool, tmp_path, case):
     # predicted without ground truth in "easy" (rpctool: mCCD inf, mCIoU finite, IoU 0).
     report = load_tool("evaluate_rpc").main([str(DATA / f"{case}_bbox_results.json"),
                                              str(DATA / f"{case}_instances.json"),
-                                             "--output-dir", str(tmp_path)])
+                                             "--output", str(tmp_path)])
     expected = json.loads((DATA / f"{case}_expected.json").read_text())
     if case == "rpctool_case":
         assert report["levels"]["averaged"]["sweep"]["images_dropped"] > 0

@@ -103,7 +103,7 @@ def test_results_that_are_not_a_list(run_tool, tmp_path, results):
 def test_ground_truth_without_area_has_map(run_tool, tmp_path):
     res, gt = _files(tmp_path, [dict(GOOD_RECORD, image_id=1, category_id=3,
                                      bbox=[0.0, 2.0, 10.0, 12.0])])
-    code, out, err = run_tool("evaluate_rpc", [res, gt, "--output-dir", tmp_path / "o"])
+    code, out, err = run_tool("evaluate_rpc", [res, gt, "--output", tmp_path / "o"])
     assert code == 0, err
     rows = json.loads((tmp_path / "o" / "rpc_results.json").read_text())["rows"]
     easy = next(r for r in rows if r["level"] == "easy")
@@ -160,8 +160,8 @@ def test_output_folder_is_checked_before_evaluating(run_tool, load_tool, tmp_pat
         raise AssertionError("evaluated before the output folder was checked")
 
     monkeypatch.setattr(load_tool("evaluate_rpc"), "rpc_report", rpc_report)
-    code, _, err = run_tool("evaluate_rpc", [res, gt, "--output-dir", out])
-    assert_clear_error(code, err, "--output-dir", str(out))
+    code, _, err = run_tool("evaluate_rpc", [res, gt, "--output", out])
+    assert_clear_error(code, err, "--output", str(out))
 
 
 @pytest.mark.parametrize("threshold", ["1.5", "-0.1", "nan"])

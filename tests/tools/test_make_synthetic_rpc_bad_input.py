@@ -24,17 +24,17 @@ def no_generation(load_tool, monkeypatch):
 def test_values_below_the_minimum(run_tool, no_generation, tmp_path, flag, below):
     value = MINIMUM[flag] - below
     code, _, err = run_tool("make_synthetic_rpc",
-                            ["--out", tmp_path / "s", flag, value], "cli")
+                            ["--output", tmp_path / "s", flag, value], "cli")
     assert_clear_error(code, err, flag, str(value))
     assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("argv,fragments", [
     (["--views", "x"], ["--views", "invalid int value"]),
-    (["--out", "{tmp}/f.txt"], ["--out", "f.txt: is a file"]),
-    (["--out", "{tmp}/f.txt/s"], ["--out", "is under a file"]),
-    (["--out", "/proc/self/s"], ["--out", "cannot write in /proc/self"]),
-    (["--out", "{tmp}/existing"], ["already exists; pass --overwrite"]),
+    (["--output", "{tmp}/f.txt"], ["--output", "f.txt: is a file"]),
+    (["--output", "{tmp}/f.txt/s"], ["--output", "is under a file"]),
+    (["--output", "/proc/self/s"], ["--output", "cannot write in /proc/self"]),
+    (["--output", "{tmp}/existing"], ["already exists; pass --overwrite"]),
     (["--preview", "{tmp}/x.txt"], ["--preview", "x.txt: must end with one of .jpg"]),
     (["--preview", "{tmp}"], ["--preview", "must end with"]),
     (["--preview", "{tmp}/f.txt/p.jpg"], ["--preview", "is under a file"]),
@@ -44,8 +44,8 @@ def test_bad_destinations(run_tool, no_generation, tmp_path, argv, fragments):
     (tmp_path / "existing").mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
     argv = [a.format(tmp=tmp_path) for a in argv]
-    if "--out" not in argv:
-        argv += ["--out", str(tmp_path / "s")]
+    if "--output" not in argv:
+        argv += ["--output", str(tmp_path / "s")]
     code, _, err = run_tool("make_synthetic_rpc", argv, "cli")
     assert_clear_error(code, err, *fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == before

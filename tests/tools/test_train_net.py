@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import torch
+from detectron2.data import MetadataCatalog
 from detectron2.engine import DefaultTrainer
 
 from dpsnet_d2 import DPSNetTrainer
@@ -25,6 +26,9 @@ def test_two_iterations_resume_then_eval_only(
     assert [m["iteration"] for m in train_rows][-1] == 1  # iterations 0 and 1
     assert all(m["total_loss"] > 0 for m in train_rows)
     assert (tmp_path / "config.yaml").exists()
+    # the class names travel with the model
+    saved = torch.load(tmp_path / "model_final.pth", weights_only=False)
+    assert saved["thing_classes"] == MetadataCatalog.get(tiny_coco).thing_classes
 
     # --resume continues after the checkpoint's iteration (1) up to the new MAX_ITER
     started = []
@@ -40,6 +44,8 @@ def test_two_iterations_resume_then_eval_only(
     )
     train_net.main(args)
     assert started == [2]
+    report = json.loads((tmp_path / "weights_load_report.json").read_text())
+    assert report["loaded"] == report["total"] > 0 and report["skipped"] == []
     lines = (tmp_path / "metrics.json").read_text().splitlines()[len(metrics):]
     resumed = [m for m in map(json.loads, lines) if "loss_cls" in m]
     assert [m["iteration"] for m in resumed] == [2]

@@ -11,7 +11,11 @@ What is drawn (:class:`SynthConfig`):
 * counters: ``num_counters`` unlabelled photos of the empty counter (:data:`COUNTER_DIR`,
   ``counter_<index>.jpg``; the checkout splits' counter, clutter, light and camera, no product):
   what a store photographs of its own counter, the backgrounds of checkout scene synthesis;
-* all images are ``size`` x ``size`` pixels; every length scales with ``size``.
+* checkout images are ``size`` x ``size`` pixels, turntable images too unless ``train_width`` x
+  ``train_height`` is given (RPC's 2592 x 1944: rendered at ``train_height`` square and widened
+  with the studio's edge pixels); every length scales with the image side. ``size`` 1815 with
+  2592 x 1944 turntable images is a stand-in RPC at the real resolution
+  (``tools/make_synthetic_rpc.py --rpc-resolution``).
 
 The JSON ``info`` carries :data:`FORMAT_VERSION`; sets written before the counter photos existed
 have none (version 1) and are refused by :func:`check_format_version`.
@@ -75,6 +79,8 @@ class SynthConfig:
     num_counters: int = 64
     size: int = 512
     seed: int = 0
+    train_width: int = 0  # turntable image width; 0: size
+    train_height: int = 0  # turntable image height (<= train_width); 0: size
 
     def __post_init__(self):
         for key in ("num_skus", "views", "train_per_view"):
@@ -85,6 +91,15 @@ class SynthConfig:
                 raise ValueError(f"SynthConfig.{key} must be >= 0, got {getattr(self, key)}")
         if self.size < 64:
             raise ValueError(f"SynthConfig.size must be >= 64 pixels, got {self.size}")
+        if bool(self.train_width) != bool(self.train_height) or (
+                self.train_width and not 64 <= self.train_height <= self.train_width):
+            raise ValueError(f"SynthConfig.train_size must be W H with 64 <= H <= W, got "
+                             f"{self.train_width} {self.train_height}")
+
+    @property
+    def train_size(self):
+        """(width, height) of the turntable images."""
+        return (self.train_width or self.size, self.train_height or self.size)
 
     def count(self, split: str) -> int:
         """Number of images of ``split``."""
@@ -108,21 +123,29 @@ def render_train(catalogue, cfg: SynthConfig, index: int):
     train_per_view) % views``.
 
     Returns:
-        image (S x S x 3 float32 RGB), mask (S x S bool), record (dict ``file_name, width,
-        height, sku_id, bbox``).
+        image (H x W x 3 float32 RGB), mask (H x W bool), record (dict ``file_name, width,
+        height, sku_id, bbox``); W x H = ``cfg.train_size``.
     """
     sku, rest = divmod(index, cfg.views * cfg.train_per_view)
     view, rep = divmod(rest, cfg.train_per_view)
     rng = image_rng(cfg.seed, "train", index)
     spec = catalogue[sku]
+    width, height = cfg.train_size
     image, mask, box = render_train_image(
-        spec, jitter_view(train_viewpoints(cfg.views)[view], view, rng), cfg.size, rng
+        spec, jitter_view(train_viewpoints(cfg.views)[view], view, rng), height, rng
     )
+    if width > height:  # widen the square studio shot with its edge pixels
+        left = (width - height) // 2
+        border = (0, 0, left, width - height - left)
+        image = cv2.copyMakeBorder(image, *border, cv2.BORDER_REPLICATE)
+        mask = cv2.copyMakeBorder(mask.astype(np.uint8), *border, cv2.BORDER_CONSTANT,
+                                  value=0).astype(bool)
+        box = [box[0] + left, *box[1:]]
     name = f"sku{spec.sku_id:03d}_view{view:02d}_{rep:02d}.jpg"
     record = {
         "file_name": name,
-        "width": cfg.size,
-        "height": cfg.size,
+        "width": width,
+        "height": height,
         "sku_id": spec.sku_id,
         "bbox": box,
     }

@@ -102,3 +102,25 @@ def test_empty_counter_photos_and_the_format_version(tiny_synth, tmp_path):
         json.dump(data, f)
     with pytest.raises(ValueError, match="format 1.*needs 2.*--overwrite"):
         generate.check_format_version(str(old))
+
+
+def test_turntable_images_at_their_own_size_as_rpc():
+    """--train-size W H (RPC: 2592 x 1944): the square studio shot widened, box shifted."""
+    import numpy as np
+
+    from dpsnet_d2.data.synthetic_rpc.generate import SynthConfig, render_train
+    from dpsnet_d2.data.synthetic_rpc.products import make_catalogue
+
+    square = SynthConfig(num_skus=2, views=2, size=96, seed=3)
+    wide = SynthConfig(num_skus=2, views=2, size=96, seed=3, train_width=128, train_height=96)
+    assert wide.train_size == (128, 96) and square.train_size == (96, 96)
+    catalogue = make_catalogue(2, 3)
+    image, mask, record = render_train(catalogue, square, 1)
+    wide_image, wide_mask, wide_record = render_train(catalogue, wide, 1)
+    assert wide_image.shape == (96, 128, 3) and wide_mask.shape == (96, 128)
+    assert (wide_record["width"], wide_record["height"]) == (128, 96)
+    assert wide_record["bbox"] == [record["bbox"][0] + 16, *record["bbox"][1:]]
+    assert np.array_equal(wide_mask[:, 16:112], mask) and not wide_mask[:, :16].any()
+    assert np.array_equal(wide_image[:, 16:112], image)
+    with pytest.raises(ValueError, match="train_size"):
+        SynthConfig(train_width=96, train_height=128)

@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""
+Till latency: one checkout photo (default 1815 x 1815, as RPC's) to DPSNet's outputs on CPU,
+per config, precision (fp32; bf16 autocast where the CPU has bf16 units) and runtime (the
+Python model; the traced export of tools/export_model.py).
+
+    python tools/benchmark_till.py --threads 2 --repeats 2 \
+        --configs configs/Synthetic/dpsnet_R_18_cpu.yaml configs/RPC/dpsnet_R_50_FPN.yaml \
+        [--image PHOTO] [--size 800] [--output till.json] [KEY VALUE ...]
+
+Untrained weights (MODEL.WEIGHTS is emptied): latency only. Each timing covers resizing the
+photo to ``--size`` (INPUT.MIN_SIZE_TEST; MAX_SIZE_TEST 1333), the model and the
+post-processing; median of ``--repeats`` after one warm-up call. Trailing KEY VALUE pairs
+override every config.
+"""
+import argparse
+import json
+import platform
+import sys
+
+import numpy as np
+import torch
+from detectron2.modeling import build_model
+
+from dpsnet_d2 import get_dpsnet_cfg
+from dpsnet_d2.export import export_dpsnet, exported_outputs, network_input
+from dpsnet_d2.utils import atomic_write_bytes
+from dpsnet_d2.utils.benchmark import median_time
+from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_file, int_at_least, run_cli
+
+
+def cpu_has_bf16() -> bool:
+    """The CPU advertises avx512_bf16 or AMX (Linux /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def till_timings(cfg, photo: np.ndarray, precisions, repeats: int):
+    """{(runtime, precision): seconds} for one config on one BGR photo."""
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    stride = model.density_head.stride
+    height, width = photo.shape[:2]
+    sample = network_input(cfg, photo)
+
+    def python_run():
+        image = network_input(cfg, photo)
+        return model([{"image": image, "height": height, "width": width}])
+
+    results = {}
+    for precision in precisions:
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+        with torch.no_grad(), autocast:
+            traced = export_dpsnet(model, sample)
+
+            def exported_run():
+                image = network_input(cfg, photo)
+                return exported_outputs(traced(image), input_size=tuple(image.shape[-2:]),
+                                        output_size=(height, width), stride=stride)
+
+            for runtime, fn in (("python", python_run), ("exported", exported_run)):
+                results[(runtime, precision)] = median_time(fn, repeats, warmup=1)
+                print(f"  {runtime:8s} {precision}: {results[(runtime, precision)]:.2f} s",
+                      flush=True)
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", required=True)
+    parser.add_argument("--image", help="a checkout photo (default: noise, 1815 x 1815)")
+    parser.add_argument("--size", type=int_at_least(32), default=800,
+                        help="INPUT.MIN_SIZE_TEST of every config")
+    parser.add_argument("--threads", type=int_at_least(1), default=2)
+    parser.add_argument("--repeats", type=int_at_least(1), default=2)
+    parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"),
+                        default=["fp32", "bf16"], help="bf16 is skipped on CPUs without it")
+    parser.add_argument("--output", help="also write the table as json")
+    add_debug_flag(parser)
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args(argv)
+
+    configs = [check_input_file(c, "--configs") for c in args.configs]
+    if args.image:
+        import cv2
+
+        photo = cv2.imread(check_input_file(args.image, "--image"), cv2.IMREAD_COLOR)
+        if photo is None:
+            raise UserError(f"--image {args.image}: not a readable image")
+    else:
+        photo = np.random.default_rng(0).integers(0, 256, (1815, 1815, 3), dtype=np.uint8)
+    precisions = [p for p in args.precisions if p == "fp32" or cpu_has_bf16()]
+    torch.set_num_threads(args.threads)
+    rows = []
+    print(f"CPU: {cpu_model()}, {args.threads} threads, photo {photo.shape[1]}x{photo.shape[0]}"
+          f" -> {args.size} px, median of {args.repeats}")
+    for config in configs:
+        cfg = get_dpsnet_cfg(config, [
+            "MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", str(args.size),
+            "INPUT.MAX_SIZE_TEST", str(max(1333, args.size)), *args.opts])
+        print(config, flush=True)
+        for (runtime, precision), seconds in till_timings(
+                cfg, photo, precisions, args.repeats).items():
+            rows.append({"config": config, "runtime": runtime, "precision": precision,
+                         "seconds": round(seconds, 3)})
+    if args.output:
+        atomic_write_bytes(args.output, json.dumps(
+            {"cpu": cpu_model(), "threads": args.threads, "size": args.size, "rows": rows},
+            indent=2).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
