@@ -32,10 +32,10 @@ def test_checkout_names_skus_from_the_checkpoint(tiny_dpsnet_cfg, run_tool, tmp_
         "--input", str(tmp_path / "counter.jpg"), "--output", str(tmp_path / "receipts"),
         "--threshold", "0.0"])
     assert status == 0, err
-    receipt = json.loads((tmp_path / "receipts" / "counter.json").read_text())
+    receipt = json.loads((tmp_path / "receipts" / "counter.jpg.json").read_text())
     assert receipt["total"] > 0 and set(receipt["items"]) <= set(SKUS)
     assert len(receipt["detection_counts"]) == len(receipt["density_counts"]) == 1
-    text = (tmp_path / "receipts" / "counter.txt").read_text()
+    text = (tmp_path / "receipts" / "counter.jpg.txt").read_text()
     assert any(sku in text for sku in receipt["items"])
 
 
