@@ -63,7 +63,8 @@ def measure_views(cfg, weights: str, sets: ViewSets, *, published_tau: float = 0
     Measure one checkpoint.
 
     Returns:
-        dict: ``weights``, ``counting_target`` / ``counting_heldout`` (see
+        dict: ``weights``, ``iteration`` (trained iterations, from the checkpoint),
+        ``counting_target`` / ``counting_heldout`` (see
         :func:`counting_view_metrics`), ``detection_heldout`` (recall at
         ``detection_precision``, and at ``published_tau``), ``calibrated_tau`` (None when the
         calibration set reaches ``target_precision`` at no tau), and ``consistency``: one row per
@@ -71,7 +72,7 @@ def measure_views(cfg, weights: str, sets: ViewSets, *, published_tau: float = 0
         measures on the target.
     """
     model = DPSNetTrainer.build_model(cfg)
-    DetectionCheckpointer(model).load(weights)
+    saved = DetectionCheckpointer(model).load(weights)
     batch = max(1, cfg.SOLVER.IMS_PER_BATCH)
     target = predict_images(model, sets.target_records, DPSNetDatasetMapper(cfg, False),
                             batch_size=batch, desc="target", keep_density=True)
@@ -103,6 +104,7 @@ def measure_views(cfg, weights: str, sets: ViewSets, *, published_tau: float = 0
                 rows.append({"mode": mode, "threshold": t, "min_boxes": mb, "nms": nms, **q})
     return {
         "weights": weights,
+        "iteration": int(saved["iteration"]) + 1 if "iteration" in saved else None,
         "counting_target": counting_view_metrics(target, sets.target_truths),
         "counting_heldout": counting_view_metrics(held, sets.heldout),
         "detection_heldout": detection,

@@ -65,8 +65,8 @@ def views_png(rows: Sequence[Dict]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    its = [checkpoint_iteration(r["weights"]) for r in rows]
-    keep = [i for i, it in enumerate(its) if it is not None]
+    its = [r.get("iteration") or checkpoint_iteration(r["weights"]) for r in rows]
+    keep = sorted((i for i, it in enumerate(its) if it is not None), key=lambda i: its[i])
     x = [its[i] for i in keep]
     pick = [rows[i] for i in keep]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -78,9 +78,12 @@ def views_png(rows: Sequence[Dict]) -> bytes:
     axes[0].set(title="detection view (held-out synthesized)", xlabel="iteration", ylabel="%")
     axes[1].plot(x, [100 * r["counting_target"]["count_acc"] for r in pick], "o-",
                  label="count accuracy %")
-    axes[1].plot(x, [r["counting_target"]["outside_per_image"] for r in pick], "s--",
-                 label="density outside boxes / image")
-    axes[1].axhline(0.8, color="grey", lw=0.8, ls=":")
+    outside = axes[1].twinx()
+    outside.plot(x, [r["counting_target"]["outside_per_image"] for r in pick], "s--",
+                 color="tab:orange", label="density outside boxes / image (right)")
+    outside.axhline(0.8, color="tab:orange", lw=0.8, ls=":")
+    outside.set_ylim(bottom=0)
+    outside.legend(fontsize=7, loc="center right")
     axes[1].set(title="counting view (target)", xlabel="iteration")
     best = [_best_calibrated(r) for r in pick]
     pub = [next((q for q in r["consistency"] if q["mode"] == "published" and q["min_boxes"] == 3
