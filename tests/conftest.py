@@ -16,15 +16,20 @@ def _keep_log_handlers():
     """
     Tools run in-process add log handlers on the streams pytest captures for one test
     (logging.basicConfig on the root logger, Detectron2's cached setup_logger on "dpsnet_d2",
-    ...); a later test would log into the closed stream. Put every handler back after the test.
+    ...); a later test would log into the closed stream. Put every handler back after the test,
+    with each logger's propagation and level.
     """
     from detectron2.utils.logger import setup_logger
 
     loggers = [logging.getLogger(n) for n in ("", "dpsnet_d2", "detectron2", "d2", "fvcore")]
-    handlers = [list(log.handlers) for log in loggers]
+    # handlers, and what setup_logger changes too (propagation off, the level), so a later
+    # test's caplog still sees the records
+    states = [(list(log.handlers), log.propagate, log.level, log.disabled) for log in loggers]
     yield
-    for log, old in zip(loggers, handlers):
-        log.handlers[:] = old
+    for log, (handlers, propagate, level, disabled) in zip(loggers, states):
+        log.handlers[:] = handlers
+        log.propagate, log.disabled = propagate, disabled
+        log.setLevel(level)
     setup_logger.cache_clear()
 
 
