@@ -12,6 +12,13 @@ torch.set_num_threads(2)
 
 
 @pytest.fixture(autouse=True)
+def _no_debug_mode(monkeypatch):
+    """A tool run with --debug sets DPSNET_DEBUG for the process; undo it after each test (a
+    later test would otherwise see tracebacks instead of one-line errors)."""
+    monkeypatch.setenv("DPSNET_DEBUG", "0")
+
+
+@pytest.fixture(autouse=True)
 def _keep_log_handlers():
     """
     Tools run in-process add log handlers on the streams pytest captures for one test
