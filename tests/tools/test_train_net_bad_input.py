@@ -3,6 +3,7 @@ tools/train_net.py on bad input: every case stops before the model is built (``l
 called) with one clear line, a non-zero status and no traceback; good input reaches ``launch``.
 """
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -195,15 +196,44 @@ def test_an_image_that_fails_to_decode_in_training_is_skipped(tmp_path, caplog):
     assert len(warnings) == 1 and "x.jpg (image_id 7)" in warnings[0]
 
 
+@pytest.fixture
+def warnings_of():
+    """A function (logger name) -> list filled with that logger's messages during the test (a
+    handler on the logger itself: what other tests did to propagation cannot hide them)."""
+    attached = []
+
+    class _Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    def attach(name):
+        log, handler = logging.getLogger(name), _Keep()
+        attached.append((log, handler, log.disabled))
+        log.disabled = False
+        log.addHandler(handler)
+        return handler.messages
+
+    yield attach
+    for log, handler, disabled in attached:
+        log.removeHandler(handler)
+        log.disabled = disabled
+
+
 def test_weights_of_another_class_count_initialise_with_the_tensors_listed(
-        run_tool, launched, rpc_copy, tiny_rcnn_opts, tiny_distill_weights, tmp_path, caplog):
+        run_tool, launched, rpc_copy, tiny_rcnn_opts, tiny_distill_weights, tmp_path,
+        warnings_of):
     from .conftest import poisoned_weights
 
     weights = poisoned_weights(tiny_distill_weights, tmp_path / "k2.pth", classes=2)
     opts = _rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path) + ["MODEL.WEIGHTS", weights]
+    messages = warnings_of("dpsnet_d2.engine.checkpoint_checks")
     code, _, err = run_tool("train_net", ["--config-file", BASE, *opts], "cli")
     assert code == 0 and len(launched) == 1, err
-    listed = [r.getMessage() for r in caplog.records if "class-dependent tensors" in r.getMessage()]
+    listed = [m for m in messages if "class-dependent tensors" in m]
     assert len(listed) == 1 and "a model of 2 classes" in listed[0]
     assert "roi_heads.box_predictor.cls_score.weight" in listed[0]
     # evaluating such a model, or resuming from it, is an error
@@ -238,13 +268,14 @@ def test_nan_weights_stop_before_training(where, run_tool, launched, rpc_copy, t
 
 
 def test_a_new_run_into_a_finished_output_dir_warns(run_tool, launched, rpc_copy, tiny_rcnn_opts,
-                                                    tmp_path, caplog):
+                                                    tmp_path, warnings_of):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "model_final.pth").write_bytes(b"")
+    messages = warnings_of("dpsnet_d2.engine.checks")
     code, _, err = run_tool("train_net", ["--config-file", BASE,
                                           *_rpc_opts(tiny_rcnn_opts, rpc_copy, tmp_path)], "cli")
     assert code == 0 and len(launched) == 1, err  # Detectron2's behaviour, with a warning
-    assert any("already holds a run (model_final.pth)" in r.getMessage() for r in caplog.records)
+    assert any("already holds a run (model_final.pth)" in m for m in messages)
 
 
 @pytest.mark.parametrize("damage", ["truncated pixels", "broken index", "record past the end",
