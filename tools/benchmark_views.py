@@ -19,12 +19,11 @@ of selected images entirely correct. Writes ``views.json``, ``views.md`` and ``v
 import argparse
 import glob
 import os
-import re
 import sys
 
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.engine.view_benchmark import ViewSets, measure_views
-from dpsnet_d2.evaluation.view_report import views_markdown, views_png
+from dpsnet_d2.evaluation.view_report import checkpoint_iteration, views_markdown, views_png
 from dpsnet_d2.utils import atomic_write_bytes, write_json_atomic
 from dpsnet_d2.utils.cli import UserError, check_output_dir, int_at_least, run_cli
 
@@ -32,8 +31,8 @@ from dpsnet_d2.utils.cli import UserError, check_output_dir, int_at_least, run_c
 def checkpoint_files(paths):
     """Files of ``paths`` (folders expand to their model_*.pth, sorted by iteration)."""
     def iteration(path):
-        found = re.search(r"model_(\d+)\.pth$", path)
-        return int(found.group(1)) if found else 10 ** 9  # model_final last
+        found = checkpoint_iteration(path)
+        return 10 ** 9 if found is None else found  # model_final last
     files = []
     for p in paths:
         if os.path.isdir(p):

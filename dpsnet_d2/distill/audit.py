@@ -10,9 +10,8 @@ import re
 from typing import Dict, List
 
 import numpy as np
-import torch
-from detectron2.structures import Boxes, pairwise_iou
 
+from ..evaluation.view_metrics import match_detections
 from ..utils.cli import FileFormatError, read_json
 
 __all__ = ["AUDIT_FILE", "audit_label_file", "audit_markdown", "audit_run", "match_image"]
@@ -40,30 +39,22 @@ def _by_image(data: Dict, path: str) -> Dict[int, List[Dict]]:
     return out
 
 
-def _xyxy(annotations) -> torch.Tensor:
+def _xyxy(annotations) -> np.ndarray:
     boxes = np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(-1, 4)
     boxes[:, 2:] += boxes[:, :2]
-    return torch.as_tensor(boxes)
+    return boxes
 
 
 def match_image(pseudo: List[Dict], truth: List[Dict], iou_threshold: float = 0.5) -> int:
     """
     True positives of one image: pseudo boxes (highest ``score`` first) matched greedily to
-    unmatched ground-truth boxes of the same ``category_id`` with IoU >= ``iou_threshold``.
+    unmatched ground-truth boxes of the same ``category_id`` with IoU >= ``iou_threshold``
+    (:func:`dpsnet_d2.evaluation.view_metrics.match_detections` on the annotations).
     """
-    if not pseudo or not truth:
-        return 0
-    pseudo = sorted(pseudo, key=lambda a: -a.get("score", 1.0))
-    iou = pairwise_iou(Boxes(_xyxy(pseudo)), Boxes(_xyxy(truth))).numpy()  # P x G
-    same = np.array([[p["category_id"] == t["category_id"] for t in truth] for p in pseudo])
-    iou = np.where(same, iou, -1.0)
-    used, hits = np.zeros(len(truth), bool), 0
-    for row in iou:
-        row = np.where(used, -1.0, row)
-        j = int(row.argmax())
-        if row[j] >= iou_threshold:
-            used[j], hits = True, hits + 1
-    return hits
+    hits = match_detections(_xyxy(pseudo), [a.get("score", 1.0) for a in pseudo],
+                            [a["category_id"] for a in pseudo], _xyxy(truth),
+                            [a["category_id"] for a in truth], iou_threshold)
+    return int(hits.sum())
 
 
 def audit_label_file(path: str, truth: Dict, iou_threshold: float = 0.5) -> Dict:

@@ -18,6 +18,7 @@ from ..distill.rounds import DistillStage, batch_split, distill_max_iter
 from ..distill.targets import TargetError, load_target_images, target_classes
 from ..utils.cli import UserError
 from .checks import check_weights
+from .distill_calibration import THRESHOLD_MODES
 from .distill_hook import DistillationHook
 from .trainer import DPSNetTrainer
 
@@ -215,8 +216,8 @@ def validate_distill_config(cfg, num_processes: int = 1) -> None:
         fail(f"DISTILL.TARGET_RATIO={d.TARGET_RATIO} must lie in [0, 1]")
     if not d.THRESHOLDS or not all(0.0 <= t < 1.0 for t in d.THRESHOLDS):
         fail(f"DISTILL.THRESHOLDS={tuple(d.THRESHOLDS)} must be non-empty, each in [0, 1)")
-    if d.THRESHOLD_MODE not in ("schedule", "calibrated"):
-        fail(f"DISTILL.THRESHOLD_MODE={d.THRESHOLD_MODE!r}: choose 'schedule' or 'calibrated'")
+    if d.THRESHOLD_MODE not in THRESHOLD_MODES:
+        fail(f"DISTILL.THRESHOLD_MODE={d.THRESHOLD_MODE!r}: choose one of {THRESHOLD_MODES}")
     if d.THRESHOLD_MODE == "calibrated" and (
             d.CALIBRATION.SCENES < 1 or not 0 < d.CALIBRATION.PRECISION <= 1
             or not cfg.INPUT.SYNTHESIS.CUTOUT_STORE):
