@@ -13,18 +13,12 @@ import numpy as np
 
 from .checkout_camera import build_checkout_camera
 from .scene_synthesis import scene_rng
-from .mapper import build_scene_synthesizer
+from .mapper import build_scene_synthesizer, synthesis_seed
 
-__all__ = ["HELDOUT_SEED_OFFSETS", "heldout_scenes", "synthesis_seed"]
+__all__ = ["HELDOUT_SEED_OFFSETS", "heldout_scenes"]
 
 # Added to the synthesis seed: the seeds of the held-out streams (training uses the seed itself).
 HELDOUT_SEED_OFFSETS = {"calibration": 1_000_003, "heldout": 2_000_029}
-
-
-def synthesis_seed(cfg) -> int:
-    """The seed of the training scenes: INPUT.SYNTHESIS.SEED, else cfg.SEED (0 if < 0)."""
-    seed = cfg.INPUT.SYNTHESIS.SEED
-    return int(seed if seed >= 0 else max(cfg.SEED, 0))
 
 
 def heldout_scenes(cfg, split: str, num: int) -> List[Dict]:

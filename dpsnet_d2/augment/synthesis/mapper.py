@@ -19,7 +19,7 @@ from .checkout_camera import CheckoutCameraAugmentation, build_checkout_camera
 from ..cutouts.store import CutoutStore
 from .scene_synthesis import SceneSynthesizer, scene_rng
 
-__all__ = ["SynthesisDatasetMapper", "build_scene_synthesizer", "SYNTHESIS_KEY"]
+__all__ = ["SynthesisDatasetMapper", "build_scene_synthesizer", "synthesis_seed", "SYNTHESIS_KEY"]
 
 # Key of a dataset dict that asks for a synthesized scene; its value is the scene index.
 SYNTHESIS_KEY = "synthesis_index"
@@ -45,6 +45,12 @@ def build_scene_synthesizer(cfg) -> SceneSynthesizer:
         max_iou=syn.MAX_IOU,
         background_dir=syn.BACKGROUND_DIR,
     )
+
+
+def synthesis_seed(cfg) -> int:
+    """The seed of the training scenes: INPUT.SYNTHESIS.SEED, else cfg.SEED (0 if < 0)."""
+    seed = cfg.INPUT.SYNTHESIS.SEED
+    return int(seed if seed >= 0 else max(cfg.SEED, 0))
 
 
 class SynthesisDatasetMapper(DPSNetDatasetMapper):
@@ -95,8 +101,7 @@ class SynthesisDatasetMapper(DPSNetDatasetMapper):
         ret = super().from_config(cfg, is_train)
         ret["synthesizer"] = build_scene_synthesizer(cfg)
         ret["camera"] = build_checkout_camera(cfg) if is_train else None
-        seed = cfg.INPUT.SYNTHESIS.SEED
-        ret["seed"] = seed if seed >= 0 else max(cfg.SEED, 0)
+        ret["seed"] = synthesis_seed(cfg)
         return ret
 
     def __call__(self, dataset_dict):
