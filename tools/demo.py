@@ -211,6 +211,10 @@ def verdict(before, after, distill_dir):
     if b.get(key) is None or a.get(key) is None:
         return f"Selected target images per round: {rounds}."
     delta = a[key] - b[key]
+    if not any(int(r.split("/")[0]) for r in selected):
+        return (f"No target image was selected ({rounds}), so the change on val (mCIoU "
+                f"{b[key]:.2f} -> {a[key]:.2f} %, {delta:+.2f}) is more source training, not "
+                "distillation.")
     gained = "gained" if delta > 0 else "did not gain"
     return (f"Distillation {gained} on val: mCIoU {b[key]:.2f} -> {a[key]:.2f} % ({delta:+.2f}); "
             f"consistent target images per round: {rounds}.")
