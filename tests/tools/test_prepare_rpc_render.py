@@ -47,9 +47,11 @@ def trained(load_tool, domains, tmp_path_factory):
 
 def test_train_writes_checkpoints_samples_and_resumes(trained):
     out, _ = trained
-    assert {"last_checkpoint.pth", "model_final.pth", "metrics.json"} <= set(os.listdir(out))
+    assert {"last_checkpoint", "model_final.pth", "metrics.json"} <= set(os.listdir(out))
+    assert open(os.path.join(out, "last_checkpoint")).read() == "model_final.pth"
     records = [json.loads(line) for line in open(os.path.join(out, "metrics.json"))]
-    assert [r["iteration"] for r in records] == [1, 2, 3]  # the resumed run went on from step 2
+    # Detectron2 counts steps from 0: the resumed run went on after the first run's 2 steps
+    assert [r["iteration"] for r in records] == [0, 1, 2]
     assert all(np.isfinite(r["loss_cycle_a"]) for r in records)
     assert sorted(os.listdir(os.path.join(out, "samples")))[-1] == "iter_0000003.jpg"
 

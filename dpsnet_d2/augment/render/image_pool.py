@@ -25,6 +25,8 @@ class ImagePool:
         """N x 3 x H x W (detached) -> N x 3 x H x W, drawn as described above."""
         if self.size == 0:
             return images
+        if self.images and self.images[0].device != images.device:  # e.g. restored on CPU
+            self.images = [t.to(images.device) for t in self.images]
         out = []
         for image in images.detach():
             image = image.unsqueeze(0)
@@ -40,13 +42,15 @@ class ImagePool:
         return torch.cat(out, 0)
 
     def state_dict(self):
+        """The stored images (on CPU) and the random state, for checkpoints."""
         return {
             "size": self.size,
             "images": [t.cpu() for t in self.images],
             "rng": self._rng.getstate(),
         }
 
-    def load_state_dict(self, state, device=None):
+    def load_state_dict(self, state):
+        """Restore :meth:`state_dict`; the images move to the device of the next query."""
         self.size = int(state["size"])
-        self.images = [t.to(device) if device is not None else t for t in state["images"]]
+        self.images = list(state["images"])
         self._rng.setstate(state["rng"])

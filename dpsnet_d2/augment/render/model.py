@@ -1,13 +1,15 @@
 """
 CycleGAN between synthesized scenes (domain A) and target checkout images (domain B): its
-settings, its four networks and one optimisation step.
+settings, its four networks, the losses of the two halves of a step and the learning-rate
+schedule (``train.py`` runs the steps).
 
 Shapes: N images, 3 x H x W pixels in [-1, 1] (H, W multiples of 4).
 
 One step (Zhu et al. 2017): G: A -> B and F: B -> A are updated together on the generator loss
-(losses.py), then D_A and D_B on their own losses, each against a fake drawn from its image pool
-of 50. Adam (lr 2e-4, beta1 0.5) for both groups, the learning rate constant for the first
-``decay_start`` steps, then linearly down to 0 at ``max_iter``.
+(:meth:`CycleGAN.generator_losses`), then D_A and D_B on their own losses
+(:meth:`CycleGAN.discriminator_losses`), each against a fake drawn from its image pool of 50.
+Adam (lr 2e-4, beta1 0.5) for both groups, the learning rate constant for the first
+``decay_start`` steps, then linearly down to 0 at ``max_iter`` (:func:`lr_factor`).
 """
 import dataclasses
 from dataclasses import dataclass
@@ -16,11 +18,10 @@ from typing import Dict
 import torch
 from torch import nn
 
-from .image_pool import ImagePool
 from .losses import discriminator_loss, generator_losses
 from .networks import PatchDiscriminator, ResnetGenerator, default_num_blocks, init_weights
 
-__all__ = ["CycleGANConfig", "CycleGAN", "CycleGANSolver", "ARCH_FIELDS"]
+__all__ = ["CycleGANConfig", "CycleGAN", "ARCH_FIELDS", "lr_factor"]
 
 # Fields that fix the shapes of the weights: a checkpoint must agree on them.
 ARCH_FIELDS = ("num_blocks", "gen_channels", "disc_channels")
@@ -102,90 +103,51 @@ class CycleGAN(nn.Module):
         """A -> B: N x 3 x H x W in [-1, 1] -> the same shape."""
         return self.g_ab(images_a)
 
-
-class CycleGANSolver:
-    """
-    Optimisers, learning-rate schedules and image pools of a :class:`CycleGAN`; ``step`` runs one
-    update of the generators and the discriminators.
-    """
-
-    def __init__(self, model: CycleGAN):
-        cfg = model.cfg
-        self.model = model
-        betas = (cfg.beta1, 0.999)
-        gen_params = list(model.g_ab.parameters()) + list(model.g_ba.parameters())
-        disc_params = list(model.d_a.parameters()) + list(model.d_b.parameters())
-        self.opt_g = torch.optim.Adam(gen_params, lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(disc_params, lr=cfg.lr, betas=betas)
-        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, lambda i: self.lr_factor(i))
-        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, lambda i: self.lr_factor(i))
-        self.pool_a = ImagePool(cfg.pool_size, seed=cfg.seed)
-        self.pool_b = ImagePool(cfg.pool_size, seed=cfg.seed + 1)
-        self.iter = 0
-
-    def lr_factor(self, step: int) -> float:
-        """1 up to decay_start, then linearly to 0 at max_iter."""
-        cfg = self.model.cfg
-        span = max(1, cfg.max_iter - cfg.decay_start)
-        return max(0.0, 1.0 - max(0, step - cfg.decay_start) / span)
-
-    def step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> Dict[str, float]:
+    def generator_losses(self, real_a: torch.Tensor, real_b: torch.Tensor):
         """
-        One update on a batch of each domain (N x 3 x H x W in [-1, 1], N may differ).
+        The generators' side of a step; the discriminators take no gradient from it.
 
+        Args:
+            real_a, real_b: N x 3 x H x W in [-1, 1] of each domain (N may differ).
         Returns:
-            {loss_gan_ab, loss_gan_ba, loss_cycle_a, loss_cycle_b, loss_idt_a, loss_idt_b,
-            loss_d_a, loss_d_b, lr} as floats.
+            ({loss_gan_ab, loss_gan_ba, loss_cycle_a, loss_cycle_b, loss_idt_a, loss_idt_b}:
+            weighted scalars whose sum the generators minimise, fake_a = F(real_b),
+            fake_b = G(real_a)).
         """
-        m, cfg = self.model, self.model.cfg
-        m.train()
-        fake_b, fake_a = m.g_ab(real_a), m.g_ba(real_b)
+        cfg = self.cfg
+        fake_b, fake_a = self.g_ab(real_a), self.g_ba(real_b)
         identity = cfg.lambda_identity > 0
-        for d in (m.d_a, m.d_b):
+        for d in (self.d_a, self.d_b):
             d.requires_grad_(False)
-        g_losses = generator_losses(
+        losses = generator_losses(
             real_a=real_a, real_b=real_b, fake_b=fake_b, fake_a=fake_a,
-            rec_a=m.g_ba(fake_b), rec_b=m.g_ab(fake_a),
-            idt_a=m.g_ba(real_a) if identity else None,
-            idt_b=m.g_ab(real_b) if identity else None,
-            score_fake_b=m.d_b(fake_b), score_fake_a=m.d_a(fake_a),
+            rec_a=self.g_ba(fake_b), rec_b=self.g_ab(fake_a),
+            idt_a=self.g_ba(real_a) if identity else None,
+            idt_b=self.g_ab(real_b) if identity else None,
+            score_fake_b=self.d_b(fake_b), score_fake_a=self.d_a(fake_a),
             lambda_cycle=cfg.lambda_cycle, lambda_identity=cfg.lambda_identity,
         )  # fmt: skip
-        self.opt_g.zero_grad(set_to_none=True)
-        sum(g_losses.values()).backward()
-        self.opt_g.step()
-
-        for d in (m.d_a, m.d_b):
+        for d in (self.d_a, self.d_b):
             d.requires_grad_(True)
-        pooled_b, pooled_a = self.pool_b.query(fake_b), self.pool_a.query(fake_a)
-        loss_d_b = discriminator_loss(m.d_b(real_b), m.d_b(pooled_b))
-        loss_d_a = discriminator_loss(m.d_a(real_a), m.d_a(pooled_a))
-        self.opt_d.zero_grad(set_to_none=True)
-        (loss_d_a + loss_d_b).backward()
-        self.opt_d.step()
+        return losses, fake_a, fake_b
 
-        lr = self.opt_g.param_groups[0]["lr"]
-        self.sched_g.step()
-        self.sched_d.step()
-        self.iter += 1
-        out = {k: float(v.detach()) for k, v in g_losses.items()}
-        out.update(loss_d_a=float(loss_d_a.detach()), loss_d_b=float(loss_d_b.detach()), lr=lr)
-        return out
+    def discriminator_losses(self, real_a, real_b, fake_a, fake_b) -> Dict[str, torch.Tensor]:
+        """
+        The discriminators' side of a step.
 
-    def state_dict(self) -> Dict:
-        return {
-            "iter": self.iter,
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
-            "pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict(),
-        }  # fmt: skip
+        Args:
+            real_a, real_b: N x 3 x H x W real images of each domain.
+            fake_a, fake_b: N x 3 x H x W generated images (from the image pools), detached.
+        Returns:
+            {loss_d_a, loss_d_b}: scalars.
+        """
+        loss_d_b = discriminator_loss(self.d_b(real_b), self.d_b(fake_b))
+        loss_d_a = discriminator_loss(self.d_a(real_a), self.d_a(fake_a))
+        return {"loss_d_a": loss_d_a, "loss_d_b": loss_d_b}
 
-    def load_state_dict(self, state: Dict) -> None:
-        device = next(self.model.parameters()).device
-        self.iter = int(state["iter"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
-        self.pool_a.load_state_dict(state["pool_a"], device)
-        self.pool_b.load_state_dict(state["pool_b"], device)
+
+def lr_factor(cfg: CycleGANConfig, step: int) -> float:
+    """The learning-rate multiplier after ``step`` steps: 1 up to decay_start, then linearly to 0
+    at max_iter."""
+    span = max(1, cfg.max_iter - cfg.decay_start)
+    return max(0.0, 1.0 - max(0, step - cfg.decay_start) / span)

@@ -1,20 +1,20 @@
-"""The render CycleGAN: networks, losses, pool, schedule, a few CPU steps and checkpoints."""
+"""The render CycleGAN: networks, losses, pool, schedule and checkpoint loading."""
 import pytest
 import torch
 
 from dpsnet_d2.augment.render import (
     CycleGAN,
     CycleGANConfig,
-    CycleGANSolver,
     PatchDiscriminator,
     RenderCheckpointError,
+    RenderCheckpointer,
     ResnetGenerator,
-    load_checkpoint,
+    load_model,
     load_renderer,
-    save_checkpoint,
 )
 from dpsnet_d2.augment.render.image_pool import ImagePool
 from dpsnet_d2.augment.render.losses import discriminator_loss, generator_losses, lsgan_loss
+from dpsnet_d2.augment.render.model import lr_factor
 
 
 def tiny_cfg(**kw):
@@ -88,46 +88,70 @@ def test_image_pool_keeps_at_most_size():
 
 
 def test_learning_rate_constant_then_linear_to_zero():
-    solver = CycleGANSolver(CycleGAN(tiny_cfg(max_iter=10, decay_start=6)))
-    factors = [solver.lr_factor(i) for i in range(11)]
+    cfg = tiny_cfg(max_iter=10, decay_start=6)
+    factors = [lr_factor(cfg, i) for i in range(11)]
     assert factors[:7] == [1.0] * 7 and factors[10] == 0.0
     assert factors[8] == pytest.approx(0.5)
-    assert solver.opt_g.param_groups[0]["betas"][0] == 0.5 and solver.opt_g.defaults["lr"] == 2e-4
 
 
-def test_cpu_steps_at_64px_and_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
+def test_image_pool_state_round_trip_moves_to_the_query_device():
+    pool = ImagePool(2, seed=0)
+    pool.query(torch.zeros(2, 1, 1, 1))
+    restored = ImagePool(2, seed=5)
+    restored.load_state_dict(pool.state_dict())
+    new = torch.arange(1.0, 7.0).view(6, 1, 1, 1)
+    assert torch.equal(restored.query(new), pool.query(new))  # same images, same draws
+    on_meta = ImagePool(2)
+    on_meta.load_state_dict(pool.state_dict())  # CPU images, queried on another device
+    assert on_meta.query(new.to("meta")).device.type == "meta"
+
+
+def test_generator_losses_leave_discriminators_trainable():
     model = CycleGAN(tiny_cfg())
-    solver = CycleGANSolver(model)
+    real = torch.rand(1, 3, 64, 64) * 2 - 1
+    losses, fake_a, fake_b = model.generator_losses(real, real)
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in model.d_a.parameters())  # no gradient into D from G's loss
+    assert all(p.requires_grad for p in model.parameters())
+    assert fake_a.shape == fake_b.shape == real.shape
+    d = model.discriminator_losses(real, real, fake_a.detach(), fake_b.detach())
+    assert set(d) == {"loss_d_a", "loss_d_b"} and all(v > 0 for v in d.values())
+
+
+def _old_format_checkpoint(path, model):
+    """A file as the hand-written trainer before Detectron2's checkpointer wrote it."""
+    state = {"format": "dpsnet_d2.render.cyclegan/1", "config": model.cfg.as_dict(),
+             "model": model.state_dict(), "solver": None}
+    torch.save(state, path)
+
+
+def test_checkpointer_round_trip_and_old_format(tmp_path):
+    model = CycleGAN(tiny_cfg(seed=1))
+    checkpointer = RenderCheckpointer(model, str(tmp_path))
+    checkpointer.save("model_final")
+    assert (tmp_path / "last_checkpoint").read_text() == "model_final.pth"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # temp, then rename
     probe = torch.rand(1, 3, 64, 64) * 2 - 1
-    model.eval()
-    before = model.translate(probe).detach().clone()
-    for _ in range(3):
-        losses = solver.step(torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1)
-        assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
-        assert {"loss_gan_ab", "loss_cycle_a", "loss_idt_b", "loss_d_a", "loss_d_b"} <= set(losses)
-    model.eval()
-    after = model.translate(probe).detach()
-    assert (after - before).abs().max() > 1e-4  # the generator changed
-    path = str(tmp_path / "ckpt.pth")
-    save_checkpoint(path, model, solver)
-    loaded, solver_state = load_checkpoint(path, expect=tiny_cfg())
-    assert solver_state["iter"] == 3
-    gen, cfg = load_renderer(path)
     with torch.no_grad():
-        assert torch.equal(gen(probe), after)
-    assert cfg == model.cfg
-    restored = CycleGANSolver(loaded)
-    restored.load_state_dict(solver_state)
-    assert restored.iter == 3 and len(restored.pool_a.images) == 3
+        expected = model.eval().translate(probe)
+        gen, cfg = load_renderer(str(tmp_path / "model_final.pth"))
+        assert torch.equal(gen(probe), expected) and cfg == model.cfg
+        _old_format_checkpoint(tmp_path / "old.pth", model)
+        assert torch.equal(load_renderer(str(tmp_path / "old.pth"))[0](probe), expected)
+    fresh = RenderCheckpointer(CycleGAN(tiny_cfg()), str(tmp_path))
+    fresh.resume_or_load("", resume=True)
+    assert torch.equal(fresh.model.eval().translate(probe), expected)
+    with pytest.raises(RenderCheckpointError, match="older train-render.*cannot be resumed"):
+        fresh.load(str(tmp_path / "old.pth"))
 
 
 def test_bad_checkpoints(tmp_path):
     model = CycleGAN(tiny_cfg())
+    RenderCheckpointer(model, str(tmp_path)).save("ckpt")
     path = str(tmp_path / "ckpt.pth")
-    save_checkpoint(path, model)
+    other = RenderCheckpointer(CycleGAN(tiny_cfg(gen_channels=16)), str(tmp_path))
     with pytest.raises(RenderCheckpointError, match="gen_channels 4 \\(requested 16\\)"):
-        load_checkpoint(path, expect=tiny_cfg(gen_channels=16))
+        other.resume_or_load("", resume=True)
     foreign = str(tmp_path / "foreign.pth")
     torch.save({"model": model.state_dict()}, foreign)
     with pytest.raises(RenderCheckpointError, match="not a CycleGAN render checkpoint"):
@@ -143,7 +167,7 @@ def test_bad_checkpoints(tmp_path):
         load_renderer(str(json_file))  # the weights-only unpickler's message is many lines
     assert "\n" not in str(info.value)
     with pytest.raises(RenderCheckpointError, match="no such checkpoint"):
-        load_renderer(str(tmp_path / "missing.pth"))
+        load_model(str(tmp_path / "missing.pth"))
     state = torch.load(path, weights_only=True)
     state["model"].pop("g_ab.net.1.weight")
     torch.save(state, foreign)
