@@ -266,7 +266,7 @@ def add_train_render_parser(subparsers):
     p.add_argument(
         "--out", required=True, help="output folder: checkpoints, metrics.json, samples/"
     )
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last_checkpoint.pth")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last_checkpoint")
     p.add_argument("--overwrite", action="store_true", help="train again into an OUT holding a run")
     p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--workers", type=int_at_least(0), default=2,
