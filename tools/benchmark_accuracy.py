@@ -105,8 +105,12 @@ COLUMNS = [("sweep", "cAcc"), ("fixed", "cAcc"), ("sweep", "mCIoU"), ("sweep", "
            ("fixed", "count_acc"), ("density", "count_acc")]
 
 
-def schedule(total, warmup_frac=0.1):
-    """Solver overrides for ``total`` iterations: warm-up, steps at 70 % and 90 %."""
+def schedule(total, constant=False, warmup_frac=0.1):
+    """Solver overrides for ``total`` iterations: warm-up, steps at 70 % and 90 % (``constant``:
+    neither, the learning rate of the distillation rounds)."""
+    if constant:
+        return ["SOLVER.MAX_ITER", str(total), "SOLVER.WARMUP_ITERS", "0", "SOLVER.STEPS", "()",
+                "SOLVER.CHECKPOINT_PERIOD", str(10 ** 7)]
     return ["SOLVER.MAX_ITER", str(total), "SOLVER.WARMUP_ITERS", str(int(total * warmup_frac)),
             "SOLVER.STEPS", f"({int(total * 0.7)},{int(total * 0.9)})",
             "SOLVER.CHECKPOINT_PERIOD", str(10 ** 7)]
@@ -117,7 +121,8 @@ def run_commands(variant, seed, p, cutouts, out):
     The commands of one run: (list of argv lists, weights evaluated last or None). With
     ``p["source_weights"]`` the DPSNet variants (b, c, d, c_*) start from that shared source
     checkpoint: T counts the iterations after it, (b) continues on synthesized scenes at the
-    rounds' learning rate (DISTILL.BASE_LR), (c) and (d) spend T on the rounds (S = 0).
+    rounds' constant learning rate (DISTILL.BASE_LR, no warm-up, no steps: the rounds' own
+    schedule), (c) and (d) spend T on the rounds (S = 0).
     """
     py = sys.executable
     common = p["opts"] + ["SEED", str(seed), "OUTPUT_DIR", out, "TEST.EVAL_PERIOD", "0",
@@ -133,7 +138,8 @@ def run_commands(variant, seed, p, cutouts, out):
     if variant in ("a", "b"):
         off = (["MODEL.DENSITY_HEAD.ENABLED", "False", "MODEL.BIPYRAMID.FUSION_ON", "False"]
                if variant == "a" else [])
-        return [train + [SYNTH_CFG] + common + synth + off + schedule(p["iters"])], None
+        constant = variant == "b" and bool(p.get("source_weights"))
+        return [train + [SYNTH_CFG] + common + synth + off + schedule(p["iters"], constant)], None
     refine = variant == "d"
     if p.get("source_weights"):
         p = {**p, "source_iters": 0}

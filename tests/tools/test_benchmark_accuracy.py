@@ -88,6 +88,9 @@ def test_cpu_preset_is_the_b_c_pair_from_one_shared_source(load_tool, tmp_path):
         commands, _ = tool.run_commands(variant, 1, shared, "STORE", str(tmp_path / variant))
         assert _value(commands[0], "MODEL.WEIGHTS") == "SRC.pth"
         assert _iterations(commands) == p["iters"]
+        if variant == "b":  # the rounds' schedule: constant DISTILL.BASE_LR
+            assert _value(commands[0], "SOLVER.STEPS") == "()"
+            assert _value(commands[0], "SOLVER.WARMUP_ITERS") == "0"
     assert commands[-1][1].endswith("audit_pseudo_labels.py")
     assert _value(commands[-1], "--ground-truth") == "TRUTH.json"
     # an existing shared checkpoint is reused, not retrained
