@@ -30,6 +30,7 @@ from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.data.datasets.rpc_format import json_name, load_rpc_categories
 from dpsnet_d2.data.datasets.synthetic import COUNTER_DIR
 from dpsnet_d2.data.synthetic_rpc import SynthConfig, check_format_version, generate_synthetic_rpc
+from dpsnet_d2.distill.report import read_stage_summaries
 from dpsnet_d2.evaluation.rpc_protocol import level_rows, report_table
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_output_dir, int_at_least, run_cli
 
@@ -199,14 +200,8 @@ def verdict(before, after, distill_dir):
     """One sentence: did distillation gain, and on how many selected target images."""
     b, a = averaged(before), averaged(after)
     key = ("sweep", "mCIoU")
-    selected = []
-    for name in sorted(os.listdir(distill_dir)):
-        path = os.path.join(distill_dir, name, "round_summary.json")
-        if name.startswith("round_") and os.path.isfile(path):
-            with open(path) as f:
-                s = json.load(f)
-            selected.append(f"{s['consistent_images']}/{s['target_images']} at tau "
-                            f"{s['threshold']:.2f}")
+    selected = [f"{s['consistent_images']}/{s['target_images']} at tau {s['threshold']:.2f}"
+                for s in read_stage_summaries(distill_dir) if not s.get("refine")]
     rounds = "; ".join(selected) or "no round"
     if b.get(key) is None or a.get(key) is None:
         return f"Selected target images per round: {rounds}."

@@ -4,9 +4,41 @@ round) and ``distill_progress.png`` (consistency rate and cAcc per round), both 
 rounds' ``round_summary.json``.
 """
 import io
+import json
+import os
 from typing import Dict, List, Optional, Sequence
 
-__all__ = ["eval_metric", "summary_markdown", "progress_png"]
+__all__ = ["eval_metric", "read_stage_summaries", "summary_markdown", "progress_png"]
+
+
+def _stage_order(name: str):
+    """round_0, round_1, ..., round_10, then refine."""
+    return (1, 0) if name == "refine" else (0, int(name.split("_", 1)[1]))
+
+
+def read_stage_summaries(output_dir: str) -> List[Dict]:
+    """
+    The ``round_summary.json`` dicts of a distillation run's stages in order (``round_<k>/``
+    then ``refine/``); a stage with an ``audit.json`` (written afterwards by
+    ``tools/audit_pseudo_labels.py``) gets the audit of its own pseudo labels
+    (``pseudo_labels.json``; ``refined_labels.json`` in ``refine/``) under the key
+    ``"audit"``. Stages without a summary yet are left out.
+    """
+    names = [n for n in os.listdir(output_dir)
+             if (n == "refine" or (n.startswith("round_") and n[6:].isdigit()))
+             and os.path.isfile(os.path.join(output_dir, n, "round_summary.json"))]
+    summaries = []
+    for name in sorted(names, key=_stage_order):
+        with open(os.path.join(output_dir, name, "round_summary.json")) as f:
+            summary = json.load(f)
+        audit = os.path.join(output_dir, name, "audit.json")
+        if os.path.isfile(audit):
+            with open(audit) as f:
+                rows = json.load(f)
+            summary["audit"] = next((r for r in rows if r["file"] == "pseudo_labels.json"),
+                                    rows[0] if rows else None)
+        summaries.append(summary)
+    return summaries
 
 
 def eval_metric(summary: Dict, key: str) -> Optional[float]:

@@ -72,3 +72,41 @@ def test_plot_writes_a_png_with_missing_variants(load_tool, tmp_path):
     tool.plot(summary, ["a", "b"], path)
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cpu_preset_is_the_b_c_pair_from_one_shared_source(load_tool, tmp_path):
+    tool = load_tool("benchmark_accuracy")
+    p = tool.PRESETS["cpu"]
+    assert p["variants"] == ["b", "c"] and len(p["seeds"]) == 2
+    assert p["shared_source"]["config"].endswith("dpsnet_R_18_source_cpu.yaml")
+    cmd = tool.source_command(p, "STORE", str(tmp_path / "source"))
+    assert _value(cmd, "SOLVER.MAX_ITER") == str(p["shared_source"]["iters"])
+    assert _value(cmd, "INPUT.SYNTHESIS.CUTOUT_STORE") == "STORE"
+    # with the shared checkpoint, (b) and (c) both start from it and spend T after it
+    shared = dict(p, source_weights="SRC.pth", truth="TRUTH.json")
+    for variant in ("b", "c"):
+        commands, _ = tool.run_commands(variant, 1, shared, "STORE", str(tmp_path / variant))
+        assert _value(commands[0], "MODEL.WEIGHTS") == "SRC.pth"
+        assert _iterations(commands) == p["iters"]
+        if variant == "b":  # the rounds' schedule: constant DISTILL.BASE_LR
+            assert _value(commands[0], "SOLVER.STEPS") == "()"
+            assert _value(commands[0], "SOLVER.WARMUP_ITERS") == "0"
+    assert commands[-1][1].endswith("audit_pseudo_labels.py")
+    assert _value(commands[-1], "--ground-truth") == "TRUTH.json"
+    # an existing shared checkpoint is reused, not retrained
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "model_final.pth").write_bytes(b"x")
+    assert tool.shared_source(p, "STORE", str(tmp_path), {}) == str(
+        tmp_path / "source" / "model_final.pth")
+
+
+def test_rounds_table_lists_rate_tau_and_audited_precision(load_tool):
+    tool = load_tool("benchmark_accuracy")
+    stage = {"consistency_rate": 0.07, "threshold": 0.65, "audit": {"precision": 0.935}}
+    cell = tool.stage_cell(stage)
+    assert cell == "7.0 % (tau 0.65, precision 93.5 %)"
+    assert tool.stage_cell({"consistency_rate": 0.0, "threshold": 0.8}).endswith("precision -)")
+    text = tool.rounds_table([{"variant": "c", "seed": 0, "rounds": [cell, cell]},
+                              {"variant": "b", "seed": 0, "rounds": []}])
+    assert "| c seed 0 | " + cell + " | " + cell + " |" in text and "b seed" not in text
+    assert tool.rounds_table([{"variant": "b", "seed": 0, "rounds": []}]) == ""

@@ -16,6 +16,7 @@ def bench(run_tool, true_store, tmp_path, monkeypatch, load_tool):
     shutil.copytree(true_store.folder, tmp_path / "store")
     (tmp_path / "datasets" / "synthetic_rpc").mkdir(parents=True)
     forbid(monkeypatch, load_tool("benchmark_accuracy"), "run_one")
+    forbid(monkeypatch, load_tool("benchmark_accuracy"), "source_command")
 
     def run(*argv, cutouts=None):
         return run_tool("benchmark_accuracy", [
@@ -66,8 +67,24 @@ def test_datasets_and_output_folders(bench, tmp_path):
     assert_clear_error(code, err, "--output", "under a file")
 
 
+def test_source_iters_needs_a_preset_with_a_source_stage(bench, tmp_path):
+    code, _, err = bench("--preset", "gpu", "--source-iters", "100")
+    assert_clear_error(code, err, "--source-iters", "no shared source stage")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_source_stage_stops_before_any_run(bench, tmp_path, monkeypatch, load_tool):
+    tool = load_tool("benchmark_accuracy")
+    monkeypatch.setattr(tool, "source_command", lambda *a: ["false"])
+    code, _, err = bench()
+    assert_clear_error(code, err, "shared source stage failed", "benchmark_log.txt")
+    assert not (tmp_path / "out" / "accuracy.md").exists()
+
+
 def test_failed_runs_fail_the_tool_after_the_table(bench, tmp_path, monkeypatch, load_tool):
-    monkeypatch.setattr(load_tool("benchmark_accuracy"), "run_one", lambda *a, **k: None)
+    tool = load_tool("benchmark_accuracy")
+    monkeypatch.setattr(tool, "run_one", lambda *a, **k: None)
+    monkeypatch.setattr(tool, "shared_source", lambda *a: "source.pth")
     code, _, err = bench("--seeds", "0", "1")
     assert_clear_error(code, err, "2 of 2 runs failed", "benchmark_log.txt")
     assert (tmp_path / "out" / "accuracy.md").is_file()

@@ -1,4 +1,5 @@
 """tools/demo.py: the demo's data match its config; a mismatched dataset folder is refused."""
+import json
 import os
 
 import pytest
@@ -43,3 +44,23 @@ def test_no_generation_for_a_config_with_other_classes(load_tool, tmp_path):
     with pytest.raises(UserError, match="20 classes.*NUM_CLASSES is 7"):
         demo.ensure_data(str(tmp_path), 7)
     assert not (tmp_path / "synthetic_rpc").exists()
+
+
+def test_verdict_names_the_rounds_and_says_when_nothing_was_selected(load_tool, tmp_path):
+    tool = load_tool("demo")
+    for k, consistent in enumerate((0, 0)):
+        (tmp_path / f"round_{k}").mkdir()
+        (tmp_path / f"round_{k}" / "round_summary.json").write_text(json.dumps(
+            {"stage": f"round_{k}", "consistent_images": consistent, "target_images": 300,
+             "threshold": 0.8, "consistency_rate": consistent / 300}))
+
+    def report(miou):
+        return {"rows": [{"method": "sweep", "level": "averaged", "mCIoU": miou}]}
+
+    text = tool.verdict(report(20.0), report(21.0), str(tmp_path))
+    assert "0/300 at tau 0.80; 0/300 at tau 0.80" in text and "not distillation" in text
+    (tmp_path / "round_1" / "round_summary.json").write_text(json.dumps(
+        {"stage": "round_1", "consistent_images": 21, "target_images": 300, "threshold": 0.65,
+         "consistency_rate": 0.07}))
+    text = tool.verdict(report(20.0), report(19.5), str(tmp_path))
+    assert text.startswith("Distillation did not gain") and "21/300 at tau 0.65" in text
