@@ -3,7 +3,7 @@ import os
 
 import torch
 from detectron2.data import DatasetMapper, MetadataCatalog, build_detection_train_loader
-from detectron2.engine import DefaultTrainer
+from detectron2.engine import DefaultTrainer, SimpleTrainer
 from detectron2.utils import comm
 from detectron2.evaluation import COCOEvaluator
 from detectron2.solver.build import (
@@ -94,11 +94,13 @@ class DPSNetTrainer(DefaultTrainer):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        if use_cpu_autocast(cfg):
-            # same model, loader and optimizer; a fresh loader iterator restarts the sampler
-            # from its seed, so the data order is that of a float32 run
+        if cfg.SOLVER.AMP.ENABLED and str(cfg.MODEL.DEVICE).startswith("cpu"):
+            # D2 built its CUDA-only AMPTrainer: bf16 autocast where the CPU has bf16 units,
+            # float32 elsewhere; same model, loader and optimizer (a fresh loader iterator
+            # restarts the sampler from its seed, so the data order is that of a float32 run)
             t = self._trainer
-            self._trainer = CPUAutocastTrainer(t.model, t.data_loader, t.optimizer)
+            step = CPUAutocastTrainer if use_cpu_autocast(cfg) else SimpleTrainer
+            self._trainer = step(t.model, t.data_loader, t.optimizer)
 
     def build_hooks(self):
         old = self.checkpointer

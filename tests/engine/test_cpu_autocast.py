@@ -27,3 +27,13 @@ def test_cpu_amp_trains_in_bf16_where_the_cpu_has_bf16_units(tiny_dpsnet_cfg):
     assert seen and seen[0] == torch.bfloat16
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
     assert trainer.storage.history("total_loss").latest() > 0
+
+
+def test_cpu_amp_without_bf16_units_trains_in_float32(tiny_dpsnet_cfg, monkeypatch):
+    # Detectron2's AMPTrainer (CUDA only) must not be left in place on such a CPU
+    monkeypatch.setattr("dpsnet_d2.engine.cpu_autocast.cpu_has_bf16", lambda: False)
+    cfg = tiny_dpsnet_cfg("SOLVER.AMP.ENABLED", "True", "SOLVER.MAX_ITER", "1")
+    trainer = DPSNetTrainer(cfg)
+    assert type(trainer._trainer) is SimpleTrainer
+    trainer.train()
+    assert trainer.storage.history("total_loss").latest() > 0
