@@ -222,3 +222,25 @@ def add_dpsnet_config(cfg):
     cfg.DISTILL.REFINE.SCORE_THRESH = 0.95
     # ... and detections scoring from this value up to SCORE_THRESH are painted out in grey.
     cfg.DISTILL.REFINE.PAINT_MIN_SCORE = 0.05
+
+    # ---------------------------------------------------------------------------------------- #
+    # In-domain backbone pre-training (tools/pretrain_backbone.py): the ResNet of MODEL.RESNETS
+    # trained as a product classifier on cut-outs of INPUT.SYNTHESIS.CUTOUT_STORE pasted on the
+    # counter photos of INPUT.SYNTHESIS.BACKGROUND_DIR; its weights then go to MODEL.WEIGHTS
+    # ---------------------------------------------------------------------------------------- #
+    cfg.PRETRAIN = CN()
+    # Side of the square crops, in pixels (one product each).
+    cfg.PRETRAIN.CROP_SIZE = 128
+    # Uniform range of the product's longer side as a fraction of CROP_SIZE (the default puts
+    # products at about the size the detector sees them in synthesized scenes).
+    cfg.PRETRAIN.FILL_RANGE = [0.4, 0.8]
+    # Crops per training step.
+    cfg.PRETRAIN.IMS_PER_BATCH = 32
+    # Training steps.
+    cfg.PRETRAIN.MAX_ITER = 2000
+    # Peak learning rate of SGD (SOLVER.MOMENTUM, WEIGHT_DECAY), linear warm-up then cosine decay.
+    cfg.PRETRAIN.BASE_LR = 0.05
+    # Iterations of the linear warm-up.
+    cfg.PRETRAIN.WARMUP_ITERS = 100
+    # A checkpoint (classifier and backbone file) every this many iterations (and at the end).
+    cfg.PRETRAIN.CHECKPOINT_PERIOD = 500

@@ -33,6 +33,7 @@ __all__ = [
     "SYNTH_SCENES",
     "EpochMappedDataset",
     "EpochTrainingSampler",
+    "build_epoch_loader",
     "build_synthesis_train_loader",
     "mixed_train_dicts",
     "synthesis_records",
@@ -156,13 +157,24 @@ def build_synthesis_train_loader(cfg, mapper, extra_dicts: Sequence[Dict] = ()):
     dicts = mixed_train_dicts(cfg, extra_dicts)
     if not dicts:
         raise ValueError(f"DATASETS.TRAIN={cfg.DATASETS.TRAIN} gives no training records")
+    return build_epoch_loader(cfg, dicts, mapper, cfg.SOLVER.IMS_PER_BATCH,
+                              aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING)
+
+
+def build_epoch_loader(cfg, dicts: Sequence[Dict], mapper, batch_size: int, *,
+                       aspect_ratio_grouping: bool):
+    """
+    D2's training loader over ``dicts`` mapped by :class:`EpochMappedDataset` with
+    :class:`EpochTrainingSampler` (seed ``cfg.SEED``, ``cfg.DATALOADER.NUM_WORKERS`` workers),
+    ``batch_size`` records per step.
+    """
     seed = cfg.SEED if cfg.SEED >= 0 else None
     return build_detection_train_loader(
         EpochMappedDataset(dicts, mapper),
         mapper=None,
         sampler=EpochTrainingSampler(len(dicts), seed=seed),
-        total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
-        aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
+        total_batch_size=batch_size,
+        aspect_ratio_grouping=aspect_ratio_grouping,
         num_workers=cfg.DATALOADER.NUM_WORKERS,
     )
 
