@@ -13,7 +13,9 @@ image), stably sorted by descending score, cumulative true / false positives, pr
 non-increasing from the right and read at the recall thresholds; -1 for a category without
 regular ground truth in the level. mAP = the mean of the precisions > -1 (``summarize()``).
 """
+import itertools
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -46,27 +48,40 @@ class BoxGroundTruth:
         errors.
         """
         anns = dataset.get("annotations") or []
-        for j, a in enumerate(anns):
-            if not isinstance(a, dict) or not _ANNOTATION_KEYS <= a.keys():
-                raise UserError(f"{source}: annotation {j} needs image_id, category_id and bbox")
         n = len(anns)
         try:
-            boxes = np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(n, 4)
-        except ValueError as e:
-            raise UserError(f"{source}: every annotation's bbox must be [x, y, w, h] ({e})") from e
-        area = np.fromiter((a.get("area", np.nan) for a in anns), np.float64, n)
-        missing = np.isnan(area)
-        area[missing] = boxes[missing, 2] * boxes[missing, 3]
-        return cls(
-            image_id=np.fromiter((a["image_id"] for a in anns), np.int64, n),
-            category_id=np.fromiter((a["category_id"] for a in anns), np.int64, n),
-            boxes=boxes,
-            area=area,
-            iscrowd=np.fromiter((bool(a.get("iscrowd", 0)) for a in anns), bool, n),
-            ann_id=np.fromiter((a.get("id", j + 1) for j, a in enumerate(anns)), np.int64, n),
-            category_ids=np.unique(np.fromiter(
-                (c["id"] for c in dataset.get("categories") or []), np.int64)),
-        )
+            bboxes = list(map(itemgetter("bbox"), anns))
+            if set(map(len, bboxes)) - {4}:
+                raise ValueError("a bbox is not [x, y, w, h]")
+            boxes = np.fromiter(itertools.chain.from_iterable(bboxes), np.float64).reshape(n, 4)
+            return cls(
+                image_id=_column(anns, "image_id", np.int64),
+                category_id=_column(anns, "category_id", np.int64),
+                boxes=boxes,
+                area=_column(anns, "area", np.float64, lambda j: boxes[j, 2] * boxes[j, 3]),
+                iscrowd=_column(anns, "iscrowd", np.int64, lambda j: 0) != 0,
+                ann_id=_column(anns, "id", np.int64, lambda j: j + 1),
+                category_ids=np.unique(np.fromiter(
+                    map(itemgetter("id"), dataset.get("categories") or []), np.int64)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            bad = next((j for j, a in enumerate(anns) if not isinstance(a, dict)
+                        or not _ANNOTATION_KEYS <= a.keys()), None)
+            where = "every annotation" if bad is None else f"annotation {bad}"
+            raise UserError(f"{source}: {where} needs image_id, category_id and bbox [x, y, w, "
+                            f"h] as numbers, categories an id ({type(e).__name__}: {e})") from e
+
+
+def _column(anns, key, dtype, default=None):
+    """(G,) ``key`` of every annotation; ``default(j)`` where annotation j has none (None: the
+    key is required)."""
+    try:
+        return np.fromiter(map(itemgetter(key), anns), dtype, len(anns))
+    except KeyError:
+        if default is None:
+            raise
+        return np.fromiter((a[key] if key in a else default(j) for j, a in enumerate(anns)),
+                           dtype, len(anns))
 
 
 def _positions(ids, cats, image_ids, category_ids):

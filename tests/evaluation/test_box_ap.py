@@ -9,6 +9,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from dpsnet_d2.evaluation.box_ap import BoxGroundTruth, box_ap_per_level
+from dpsnet_d2.utils.cli import UserError
 
 
 def _case(seed=0, num_images=30, num_classes=4, *, score_digits=1, max_objects=4, dets_per_gt=1,
@@ -147,3 +148,21 @@ def test_no_detections_is_zero_and_no_ground_truth_is_none():
     assert _ours(gt, [], {"averaged": ids}) == {"averaged": {"mAP50": 0.0, "mmAP": 0.0}}
     gt["annotations"] = []
     assert _ours(gt, [], {"averaged": ids}) == {"averaged": {"mAP50": None, "mmAP": None}}
+
+
+def test_ground_truth_defaults_and_bad_annotations():
+    gt = BoxGroundTruth.from_coco({"annotations": [
+        {"image_id": 1, "category_id": 2, "bbox": [0, 0, 3, 4]},
+        {"image_id": 1, "category_id": 2, "bbox": [1, 1, 2, 2], "area": 9.0, "iscrowd": 1,
+         "id": 7}], "categories": [{"id": 2}, {"id": 1}]})
+    assert gt.area.tolist() == [12.0, 9.0] and gt.iscrowd.tolist() == [False, True]
+    assert gt.ann_id.tolist() == [1, 7] and gt.category_ids.tolist() == [1, 2]
+    with pytest.raises(UserError, match="gt.json: annotation 1 needs image_id"):
+        BoxGroundTruth.from_coco({"annotations": [{"image_id": 1, "category_id": 2,
+                                                   "bbox": [0, 0, 1, 1]}, {"image_id": 1}],
+                                  "categories": []}, source="gt.json")
+    with pytest.raises(UserError, match="gt.json: every annotation needs"):
+        BoxGroundTruth.from_coco({"annotations": [{"image_id": 1, "category_id": 2,
+                                                   "bbox": [0, 0, 1]},
+                                                  {"image_id": 1, "category_id": 2,
+                                                   "bbox": [0, 0, 1, 1, 1]}]}, source="gt.json")
