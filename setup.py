@@ -25,8 +25,6 @@ setup(
         "numpy",
         "fvcore",
         "pycocotools>=2.0.2",
-        # mAP50 / mmAP of the RPC evaluator: pycocotools' COCOeval in C++, the same numbers
-        "faster-coco-eval>=1.8",
         "matplotlib",
         "pillow",
         "pyyaml",

@@ -6,8 +6,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
-DISTRIBUTIONS = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval",
-                 "PIL": "pillow", "yaml": "pyyaml"}
+DISTRIBUTIONS = {"cv2": "opencv-python-headless", "PIL": "pillow", "yaml": "pyyaml"}
 # installed by other means (README: detectron2 is not on PyPI), or the package itself
 NOT_DECLARED = {"detectron2", "dpsnet_d2", "setuptools"}
 REQUIRED_ONLY = {"torchvision"}  # detectron2 needs it; dpsnet_d2 does not import it

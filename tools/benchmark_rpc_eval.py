@@ -9,7 +9,8 @@ Time RPCEvaluator on an RPC-test-sized synthetic run: 24,000 images x 20 detecti
 Prints one line: ``process`` (all images, batches of one, from Instances and counts as the model
 returns them), ``evaluate`` without mAP (``compute_map=False``: sweep, fixed and density rows for
 4 levels, ``bbox_results.json`` and ``rpc_results.json``) and, unless --skip-map, ``evaluate``
-with mAP (the same plus COCO AP with faster-coco-eval; ground truth from the json_file).
+with mAP (the same plus COCO box AP, ``dpsnet_d2/evaluation/box_ap.py``; ground truth from the
+json_file).
 """
 import argparse
 import json
@@ -119,7 +120,7 @@ def main(argv=None):
                 f"(4 rows x sweep + fixed + density, 2 JSON files) {t_counting:.2f} s")
         if not args.skip_map:
             t_full = median_time(lambda: results.update(full.evaluate()["rpc"]))
-            line += f"; evaluate with mAP (faster-coco-eval) {t_full:.1f} s"
+            line += f"; evaluate with mAP {t_full:.1f} s"
             line += f" [averaged mAP50 {results['averaged/mAP50']:.1f}]"
     print(line + f" [averaged sweep cAcc {results['averaged/sweep/cAcc']:.2f}]")
     return 0

@@ -18,7 +18,7 @@ import sys
 from detectron2.utils.logger import setup_logger
 
 from dpsnet_d2.data.datasets.rpc_format import load_rpc_json_with_metadata
-from dpsnet_d2.evaluation.rpc_coco import coco_from_dict, rpc_report
+from dpsnet_d2.evaluation.rpc_coco import coco_ground_truth, rpc_report
 from dpsnet_d2.evaluation.rpc_detections import detections_from_results
 from dpsnet_d2.evaluation.rpc_protocol import RPCGroundTruth, report_text
 from dpsnet_d2.utils import write_json_atomic
@@ -56,7 +56,7 @@ def main(argv=None):
     add_output_argument(parser, "--output-dir", default=None,
                         help="where to write rpc_results.json (default: beside the results file)")
     parser.add_argument("--no-map", action="store_true",
-                        help="skip mAP50 / mmAP (pycocotools, the slow part)")
+                        help="skip mAP50 / mmAP (COCO box AP, the slow part)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     setup_logger(name="dpsnet_d2")
@@ -73,8 +73,8 @@ def main(argv=None):
     det = detections_from_results(results, gt, source=args.results)
     report = rpc_report(
         gt, det, dataset=os.path.basename(args.ground_truth), score_threshold=args.threshold,
-        coco_gt=None if args.no_map else coco_from_dict(read_json(args.ground_truth)),
-        results=results,
+        coco_gt=None if args.no_map else coco_ground_truth(read_json(args.ground_truth),
+                                                           source=args.ground_truth),
     )
     write_json_atomic(os.path.join(output_dir, "rpc_results.json"), report)
     print(report_text(report))

@@ -22,8 +22,8 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
 from ..utils.cli import UserError
-from ..utils.file_io import write_json_atomic
-from .rpc_coco import coco_from_dict, coco_results, rpc_report
+from ..utils.file_io import atomic_write_bytes, write_json_atomic
+from .rpc_coco import coco_ground_truth, results_json, rounded_boxes, rpc_report
 from .rpc_detections import detections_from_predictions
 from .rpc_protocol import RPCGroundTruth, report_metrics, report_text
 
@@ -54,7 +54,7 @@ class RPCEvaluator(DatasetEvaluator):
             score_threshold (float or None): threshold of the ``fixed`` mode, in [0, 1];
                 None reports the ``sweep`` mode only.
             distributed (bool): gather the predictions of all ranks and evaluate on the main one.
-            compute_map (bool): compute mAP50 / mmAP (faster-coco-eval; the slowest part).
+            compute_map (bool): compute mAP50 / mmAP (COCO box AP; the slowest part).
         """
         if score_threshold is not None and not 0.0 <= float(score_threshold) <= 1.0:
             raise ValueError(f"score_threshold must lie in [0, 1]; got {score_threshold}")
@@ -127,8 +127,9 @@ class RPCEvaluator(DatasetEvaluator):
         json_file = self._metadata.get("json_file")
         if json_file and PathManager.exists(json_file):
             with PathManager.open(json_file) as f:
-                return coco_from_dict(json.load(f))
-        return coco_from_dict(convert_to_coco_dict(self._dataset_name))
+                return coco_ground_truth(json.load(f), source=json_file)
+        return coco_ground_truth(convert_to_coco_dict(self._dataset_name),
+                                 source=self._dataset_name)
 
     def _evaluate(self, predictions):
         """The report of all gathered predictions; writes ``bbox_results.json`` on the way."""
@@ -142,15 +143,16 @@ class RPCEvaluator(DatasetEvaluator):
             self._logger.warning(f"{source}: {len(index)} of {gt_all.num_images} images were "
                                  "predicted; evaluating those only")
         gt = gt_all.subset(index)  # gt image j = predictions[j]
-        det = detections_from_predictions(predictions, gt.num_classes, source=source)
+        # boxes to 0.001 px, as bbox_results.json holds them: AP is computed from the same
+        det = rounded_boxes(detections_from_predictions(predictions, gt.num_classes,
+                                                        source=source))
         counts = _counts(predictions, source)
-        results = coco_results(gt, det) if self._output_dir or self._compute_map else []
         if self._output_dir:
-            write_json_atomic(os.path.join(self._output_dir, "bbox_results.json"), results)
+            atomic_write_bytes(os.path.join(self._output_dir, "bbox_results.json"),
+                               results_json(gt, det).encode())
         return rpc_report(
             gt, det, dataset=self._dataset_name, score_threshold=self._score_threshold,
             counts=counts, coco_gt=self._coco_gt() if self._compute_map else None,
-            results=results,
         )
 
 

@@ -52,8 +52,8 @@ NOTES = (
     "count_acc (not official): share of images whose class-agnostic total is right (detections "
     ">= threshold, or round(sum of density counts) for the density row).",
     "density: count vector = np.rint(counts) when C = K (negative counts read as 0).",
-    "mAP50 / mmAP: COCOeval (bbox; faster-coco-eval, pycocotools' numbers) on all detections of "
-    "the level's images; 0 when there is no detection.",
+    "mAP50 / mmAP: pycocotools' COCOeval numbers (bbox, area all, 100 detections) on all "
+    "detections of the level's images; 0 when there is no detection.",
 )
 
 

@@ -1,74 +1,65 @@
-"""COCO AP per level (faster-coco-eval) is pycocotools' COCOeval run on each level's images."""
-import contextlib
-import copy
-import io
+"""The results file written from arrays is json.dumps's text of the records; rpc_report's AP."""
+import json
 
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
-from dpsnet_d2.evaluation.rpc_coco import coco_ap_per_level, coco_from_dict
-
-
-def _case(seed=0, num_images=30, num_classes=4):
-    rng = np.random.default_rng(seed)
-    images, anns, results = [], [], []
-    for i in range(num_images):
-        # ids descending: the per-level results must be re-ordered for "averaged"
-        images.append({"id": 50 - i, "width": 100, "height": 100, "file_name": f"{i}.jpg"})
-        for _ in range(int(rng.integers(1, 5))):
-            box = [*map(float, rng.uniform(0, 60, 2)), *map(float, rng.uniform(8, 40, 2))]
-            c = int(rng.integers(1, num_classes + 1))
-            anns.append({"id": len(anns) + 1, "image_id": 50 - i, "category_id": c, "bbox": box,
-                         "area": box[2] * box[3], "iscrowd": 0})
-            jitter = [box[0] + float(rng.normal(0, 3)), box[1], box[2], box[3]]
-            results.append({"image_id": 50 - i, "category_id": c, "bbox": jitter,
-                            "score": round(float(rng.uniform(0, 1)), 1)})  # ties across images
-    gt = {"images": images, "annotations": anns,
-          "categories": [{"id": c, "name": str(c)} for c in range(1, num_classes + 1)]}
-    return gt, results
+from dpsnet_d2.evaluation.rpc_coco import (
+    coco_ground_truth,
+    results_json,
+    rounded_boxes,
+    rpc_report,
+)
+from dpsnet_d2.evaluation.rpc_protocol import Detections, RPCGroundTruth
 
 
-def _direct(gt, results, image_ids):
-    with contextlib.redirect_stdout(io.StringIO()):
-        api = COCO()  # pycocotools itself, the reference
-        api.dataset = copy.deepcopy(gt)
-        api.createIndex()
-        evaluator = COCOeval(api, api.loadRes(copy.deepcopy(results)), "bbox")
-        evaluator.params.imgIds = list(image_ids)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return evaluator.stats[1], evaluator.stats[0]
+def _gt():
+    return RPCGroundTruth.from_dataset_dicts(
+        [{"image_id": 7, "level": "easy", "annotations": [{"category_id": 0}]},
+         {"image_id": 3, "level": "hard", "annotations": [{"category_id": 1}]}],
+        [10, 20], source="test")
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_levels_and_averaged_match_direct_cocoeval(seed):
-    gt, results = _case(seed)
-    ids = [im["id"] for im in gt["images"]]
-    levels = {"easy": ids[0::3], "medium": ids[1::3], "hard": ids[2::3], "averaged": ids}
-    ap = coco_ap_per_level(coco_from_dict(copy.deepcopy(gt)), copy.deepcopy(results), levels)
-    assert list(ap) == list(levels)
-    for name, level_ids in levels.items():
-        map50, mmap = _direct(gt, results, level_ids)
-        assert ap[name]["mAP50"] == map50 and ap[name]["mmAP"] == mmap, name
+def _detections(rng, n):
+    boxes = np.concatenate([rng.uniform(-5, 1e4, (n, 2)), rng.uniform(0, 1e3, (n, 2))], axis=1)
+    boxes[:3] = [[0.0, -0.0, 1e-7, 1e17], [1 / 3, 2.5, 1e16, 12345.678], [0.1, 0.2, 0.3, 0.0]]
+    score = rng.uniform(0, 1, n).astype(np.float32).astype(np.float64)
+    score[:2] = [0.0, 1.0]
+    return Detections(image=rng.integers(0, 2, n), cls=rng.integers(0, 2, n), score=score,
+                      boxes=boxes)
 
 
-def test_images_without_level_count_in_averaged_only():
-    gt, results = _case(2)
-    ids = [im["id"] for im in gt["images"]]
-    levels = {"easy": ids[:10], "averaged": ids}
-    ap = coco_ap_per_level(coco_from_dict(copy.deepcopy(gt)), copy.deepcopy(results), levels)
-    assert ap["averaged"]["mAP50"] == _direct(gt, results, ids)[0]
-    assert ap["easy"]["mmAP"] == _direct(gt, results, ids[:10])[1]
+def test_results_json_is_the_text_of_json_dumps():
+    gt, det = _gt(), rounded_boxes(_detections(np.random.default_rng(0), 50))
+    records = [{"image_id": int(gt.image_ids[i]), "category_id": int(gt.category_ids[c]),
+                "bbox": b, "score": s}
+               for i, c, b, s in zip(det.image, det.cls, det.boxes.tolist(), det.score.tolist())]
+    text = results_json(gt, det)
+    assert text == json.dumps(records)
+    assert json.loads(text) == records
+    assert results_json(gt, Detections(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                       np.zeros(0), np.zeros((0, 4)))) == "[]"
 
 
-def test_no_detections_is_zero_and_no_ground_truth_is_none():
-    gt, _ = _case(3)
-    ids = [im["id"] for im in gt["images"]]
-    ap = coco_ap_per_level(coco_from_dict(gt), [], {"averaged": ids})
-    assert ap == {"averaged": {"mAP50": 0.0, "mmAP": 0.0}}
-    gt["annotations"] = []
-    ap = coco_ap_per_level(coco_from_dict(gt), [], {"averaged": ids})
-    assert ap == {"averaged": {"mAP50": None, "mmAP": None}}
+def test_rounded_boxes_keep_0_001_px():
+    det = _detections(np.random.default_rng(1), 20)
+    rounded = rounded_boxes(det)
+    assert np.array_equal(rounded.boxes, np.round(det.boxes, 3))
+    assert rounded.score is det.score and not np.array_equal(rounded.boxes, det.boxes)
+
+
+def test_rpc_report_reads_ap_per_level_from_the_detections():
+    gt = _gt()
+    coco = {"annotations": [
+        {"id": 1, "image_id": 7, "category_id": 10, "bbox": [0.0, 0.0, 10.0, 10.0]},
+        {"id": 2, "image_id": 3, "category_id": 20, "bbox": [5.0, 5.0, 10.0, 10.0]}],
+        "categories": [{"id": 10}, {"id": 20}]}
+    # image 7 found; image 3: only a detection of the wrong class
+    det = Detections(image=np.array([0, 1]), cls=np.array([0, 0]), score=np.array([0.9, 0.8]),
+                     boxes=np.array([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 10.0, 10.0]]))
+    report = rpc_report(gt, det, dataset="t", coco_gt=coco_ground_truth(coco))
+    rows = {(r["level"], r["method"]): r for r in report["rows"]}
+    assert rows["easy", "sweep"]["mAP50"] == pytest.approx(100.0)
+    assert rows["hard", "sweep"]["mAP50"] == 0.0
+    assert rows["averaged", "sweep"]["mAP50"] == pytest.approx(50.0)
+    assert rpc_report(gt, det, dataset="t")["rows"][0]["mAP50"] is None
