@@ -209,7 +209,8 @@ def run_synthesize(args):
         categories = categories or os.path.join(args.true_masks, json_name("train"))
         if not os.path.isdir(store):
             n = build_true_mask_store(args.true_masks, store)
-            logging.getLogger("dpsnet_d2.prepare_rpc").info(f"built {store}: {n} cut-outs (true masks)")
+            logging.getLogger("dpsnet_d2.prepare_rpc").info(
+                f"built {store}: {n} cut-outs (true masks)")
     if args.num == 0 and args.true_masks:
         print(json.dumps({"store": store, "scenes": 0}))
         return

@@ -211,5 +211,6 @@ def cutouts_output(cfg, out: Optional[str], json_file: str) -> str:
         return out or os.path.dirname(os.path.abspath(json_file))
     if os.path.basename(os.path.normpath(store)) != STORE_DIR:
         raise UserError(f"INPUT.SYNTHESIS.CUTOUT_STORE {store}: prune writes the store as "
-                        f"<folder>/{STORE_DIR}: name the store's folder {STORE_DIR!r} or give --out")
+                        f"<folder>/{STORE_DIR}: name the store's folder {STORE_DIR!r} or give "
+                        "--out")
     return os.path.dirname(os.path.abspath(store))
