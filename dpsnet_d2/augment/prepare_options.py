@@ -140,6 +140,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """``--config-file`` and the shortcut flags of sub-command ``command`` (their help names
     the key and its default)."""
     defaults = get_dpsnet_cfg()
+    parser.epilog = ("Trailing KEY VALUE pairs override the config (e.g. "
+                     f"{SHORTCUTS[command][0].key} VALUE); a flag given wins over both.")
     parser.add_argument("--config-file", default="", metavar="FILE",
                         help="a config (e.g. configs/RPC/dpsnet_R_50_FPN.yaml) that gives the "
                         "settings; trailing KEY VALUE pairs override it, the flags both")
