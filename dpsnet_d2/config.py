@@ -1,6 +1,9 @@
 """DPSNet config nodes: ``add_dpsnet_config`` adds them; D2's global defaults stay as they are."""
 import contextlib
-from typing import Optional, Sequence
+import copy
+import dataclasses
+import functools
+from typing import Any, Dict, Optional, Sequence
 
 import yaml
 
@@ -9,7 +12,8 @@ from detectron2.config import get_cfg
 
 from .utils.cli import UserError, check_input_file
 
-__all__ = ["add_dpsnet_config", "get_dpsnet_cfg"]
+__all__ = ["add_dpsnet_config", "config_defaults", "defaults_from_config", "get_dpsnet_cfg",
+           "settings_from_node"]
 
 
 def get_dpsnet_cfg(config_file: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
@@ -36,6 +40,56 @@ def get_dpsnet_cfg(config_file: Optional[str] = None, opts: Sequence[str] = ()) 
                 raise ValueError("expected KEY VALUE pairs, got an odd number of words")
             cfg.merge_from_list(opts)
     return cfg
+
+
+@functools.lru_cache(maxsize=None)
+def _default_cfg() -> CN:
+    cfg = get_cfg()
+    add_dpsnet_config(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def config_defaults(node: str) -> Dict[str, Any]:
+    """
+    The defaults of the config node ``node`` (e.g. ``"RENDER"``, ``"CUTOUTS.COARSE"``): its
+    keys lower-cased, sub-nodes left out. The settings classes of the augmentation stages take
+    their field defaults from here, so that this file is the one source of their defaults.
+    """
+    values = _default_cfg()
+    for part in node.split("."):
+        values = values[part]
+    return {k.lower(): copy.deepcopy(v) for k, v in values.items() if not isinstance(v, CN)}
+
+
+def defaults_from_config(node: str):
+    """
+    A class decorator, applied below ``@dataclass``: every annotated field without a default
+    takes the default of its upper-cased key in config node ``node`` (so the config is the one
+    source of the defaults of the settings classes that also exist outside a config).
+    """
+
+    def decorate(cls):
+        defaults = config_defaults(node)
+        for name in cls.__annotations__:
+            if not hasattr(cls, name):
+                if name not in defaults:
+                    raise KeyError(f"{cls.__name__}.{name}: no key {name.upper()} in {node}")
+                setattr(cls, name, defaults[name])
+        return cls
+
+    return decorate
+
+
+def settings_from_node(cls, node: CN, **extra):
+    """
+    An instance of the dataclass ``cls`` whose fields take the values of the lower-cased keys of
+    the config node ``node`` (keys that name no field, e.g. sub-nodes, are left out); ``extra``
+    gives further fields (settings of the machine, not of the method, such as a device).
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k.lower(): copy.deepcopy(v) for k, v in node.items() if k.lower() in names}
+    return cls(**values, **extra)
 
 
 @contextlib.contextmanager
@@ -107,6 +161,102 @@ def add_dpsnet_config(cfg):
     cfg.INPUT.SYNTHESIS.EPOCH_SIZE = 1000
     # Seed of the scenes (scene k of seed s is always the same); < 0 uses cfg.SEED (0 if < 0).
     cfg.INPUT.SYNTHESIS.SEED = -1
+
+    # ---------------------------------------------------------------------------------------- #
+    # Cut-outs (tools/prepare_rpc.py masks / prune): background removal, pose pruning
+    # ---------------------------------------------------------------------------------------- #
+    cfg.CUTOUTS = CN()
+    # Where the final masks come from: "saliency" (coarse masks refine a saliency network that
+    # gives the final ones, the published method), "coarse" (the coarse masks) or "grabcut".
+    cfg.CUTOUTS.METHOD = "saliency"
+    # Pose pruning: a view of a SKU is kept when its mask area over the SKU's largest one is
+    # above this (published 0.45).
+    cfg.CUTOUTS.POSE_THETA = 0.45
+    # Coarse masks by classical image processing (augment/cutouts/background_removal.py); lengths
+    # are fractions of the crop's longer side.
+    cfg.CUTOUTS.COARSE = CN()
+    # Longer side of the crop, in pixels, at which everything is computed.
+    cfg.CUTOUTS.COARSE.WORK_SIZE = 256
+    # Margin around the box, as a fraction of the box's longer side, cropped with it.
+    cfg.CUTOUTS.COARSE.MARGIN = 0.1
+    # The Canny high threshold is this percentile of the crop's gradient magnitude ...
+    cfg.CUTOUTS.COARSE.HIGH_PERCENTILE = 80.0
+    # ... and the low threshold this fraction of the high one.
+    cfg.CUTOUTS.COARSE.LOW_RATIO = 0.4
+    # Closing kernel (joins gaps in the outline).
+    cfg.CUTOUTS.COARSE.CLOSE_SIZE = 0.04
+    # Opening kernel (removes thin lines after the holes are filled).
+    cfg.CUTOUTS.COARSE.OPEN_SIZE = 0.03
+    # Components smaller than this fraction of the largest one are dropped.
+    cfg.CUTOUTS.COARSE.KEEP_FRACTION = 0.2
+    # Regions between edges whose mean Lab colour is at least this far from every background
+    # colour (sampled in the margin around the box) are product.
+    cfg.CUTOUTS.COARSE.COLOUR_DISTANCE = 8.0
+    # Median filter aperture (smooths the outline), odd, in working pixels.
+    cfg.CUTOUTS.COARSE.MEDIAN_SIZE = 7
+    # The saliency network that refines the coarse masks (augment/cutouts/saliency.py).
+    cfg.CUTOUTS.SALIENCY = CN()
+    # Coarse masks at least this confident (box IoU) are its training targets.
+    cfg.CUTOUTS.SALIENCY.MIN_CONFIDENCE = 0.9
+    # Side of the network's square input crop, in pixels.
+    cfg.CUTOUTS.SALIENCY.INPUT_SIZE = 128
+    # Margin around the box in the input crop, as a fraction of the box's longer side.
+    cfg.CUTOUTS.SALIENCY.MARGIN = 0.1
+    # Training steps.
+    cfg.CUTOUTS.SALIENCY.STEPS = 200
+    # Crops per training step.
+    cfg.CUTOUTS.SALIENCY.BATCH_SIZE = 8
+    # At most this many training crops (drawn at random from the confident ones).
+    cfg.CUTOUTS.SALIENCY.MAX_TRAIN = 1024
+    # Seed of the crop draw, the initialisation and the training batches.
+    cfg.CUTOUTS.SALIENCY.SEED = 0
+
+    # ---------------------------------------------------------------------------------------- #
+    # Render: the CycleGAN from synthesized scenes (A) to target images (B)
+    # (tools/prepare_rpc.py train-render / render; published values unless said otherwise)
+    # ---------------------------------------------------------------------------------------- #
+    cfg.RENDER = CN()
+    # Side of the square training crops, in pixels (a multiple of 4, >= 32).
+    cfg.RENDER.IMAGE_SIZE = 256
+    # Images are resized to this longer side before cropping (>= IMAGE_SIZE); "render"
+    # translates at the same scale, then resizes back.
+    cfg.RENDER.LOAD_SIZE = 286
+    # Generator residual blocks; 0: 6 when IMAGE_SIZE <= 256, else 9.
+    cfg.RENDER.NUM_BLOCKS = 0
+    # First-layer width of the generators.
+    cfg.RENDER.GEN_CHANNELS = 64
+    # First-layer width of the discriminators.
+    cfg.RENDER.DISC_CHANNELS = 64
+    # Weight of the cycle-consistency terms.
+    cfg.RENDER.LAMBDA_CYCLE = 10.0
+    # Weight of the identity terms, relative to LAMBDA_CYCLE.
+    cfg.RENDER.LAMBDA_IDENTITY = 0.5
+    # Generated images kept for the discriminators.
+    cfg.RENDER.POOL_SIZE = 50
+    # Adam learning rate of both network groups ...
+    cfg.RENDER.LR = 2e-4
+    # ... and its beta1.
+    cfg.RENDER.BETA1 = 0.5
+    # Optimisation steps in all (not published: the paper trains 200 epochs of domain A).
+    cfg.RENDER.MAX_ITER = 1000
+    # Step from which the learning rate decays linearly to 0 at MAX_ITER; -1: MAX_ITER // 2.
+    cfg.RENDER.DECAY_START = -1
+    # Images per domain and step (at most the smaller domain's image count).
+    cfg.RENDER.BATCH_SIZE = 1
+    # Seed of the initialisation, the crops and the image pools.
+    cfg.RENDER.SEED = 0
+    # Steps between checkpoints (0: only at the end).
+    cfg.RENDER.CHECKPOINT_PERIOD = 200
+    # Steps between picture grids of translated samples (0: only at the end).
+    cfg.RENDER.SAMPLE_PERIOD = 100
+    # Steps between log lines (0: only at the end).
+    cfg.RENDER.LOG_PERIOD = 20
+    # Applying the trained A -> B generator to an offline set (prepare_rpc.py render).
+    cfg.RENDER.APPLY = CN()
+    # Longer side the generator runs at, in pixels; 0: the training LOAD_SIZE.
+    cfg.RENDER.APPLY.SIZE = 0
+    # Images per forward pass.
+    cfg.RENDER.APPLY.BATCH_SIZE = 4
 
     # ---------------------------------------------------------------------------------------- #
     # Bidirectional pyramid fusion neck (on top of a ResNet-FPN backbone)

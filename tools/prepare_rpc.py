@@ -17,6 +17,17 @@ per step:
     python tools/prepare_rpc.py render --checkpoint output/render/model_final.pth \\
         --input SYNTH_SET_JSON --out datasets/render_set
 
+Every sub-command also takes ``--config-file`` and trailing ``KEY VALUE`` overrides (as
+tools/train_net.py); its setting flags are shortcuts of config keys (``CUTOUTS.*``,
+``INPUT.SYNTHESIS.*``, ``RENDER.*``; a flag given wins), the table of
+:mod:`dpsnet_d2.augment.prepare_options`. ``synthesize`` reads the store, canvas and scale range
+from ``INPUT.SYNTHESIS``; ``masks`` / ``prune`` without ``--out`` write the store where a set
+``INPUT.SYNTHESIS.CUTOUT_STORE`` names it:
+
+    python tools/prepare_rpc.py masks rpc_2019_train --config-file configs/RPC/dpsnet_R_50_FPN.yaml
+    python tools/prepare_rpc.py synthesize --config-file configs/RPC/dpsnet_R_50_FPN.yaml \\
+        --categories RPC_TRAIN_JSON --num 1000 --out datasets/rpc_scenes INPUT.SYNTHESIS.SEED 1
+
 Each sub-command is a block ``add_<name>_parser`` + ``run_<name>``, registered in
 ``SUBCOMMANDS``; the logic lives in the dpsnet_d2 package, the tool parses, checks and calls.
 Bad input stops with one line naming the file and a non-zero exit, before any long work
@@ -31,27 +42,24 @@ import logging
 import os
 import sys
 
-import torch
 from detectron2.utils.logger import setup_logger
 
+from dpsnet_d2.augment.prepare_options import (
+    add_config_arguments,
+    config_from_args,
+    config_overrides,
+    cutouts_output,
+    device_type,
+)
 from dpsnet_d2.utils.cli import (
     UserError,
     add_debug_flag,
     check_output_dir,
     check_output_file,
     error_line,
-    float_in,
     int_at_least,
     run_cli,
 )
-
-
-def _device(name):
-    """An argparse ``type`` for ``--device`` (every subcommand): cpu, or cuda[:k] when CUDA is
-    available."""
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{name}, but no CUDA device is available")
-    return name
 
 
 # ------------------------------------------------------------------------------------------- #
@@ -75,28 +83,30 @@ def _train_set(dataset):
                     "(set DETECTRON2_DATASETS, or give the dataset's folder)")  # fmt: skip
 
 
-def _add_cutout_args(p):
+def _add_cutout_args(p, command):
     p.add_argument("dataset", help="registered name (rpc_2019_train, synth_rpc_train) or a "
                    "folder in RPC layout (its train split is used)")  # fmt: skip
-    p.add_argument("--out", help="output folder (default: the dataset's folder, beside its JSON)")
+    p.add_argument("--out", help="output folder (default: the folder of the config's "
+                   "INPUT.SYNTHESIS.CUTOUT_STORE when set, else the dataset's, beside its JSON)")
     p.add_argument("--workers", type=int_at_least(1), default=min(os.cpu_count() or 1, 8),
                    help="processes for image work (default: %(default)s)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true",
                    help="replace outputs made from other inputs or settings")
+    add_config_arguments(p, command)
+
+
+def _cutouts_inputs(args, command):
+    """(config, json_file, image_root, out folder) of a masks / prune command line."""
+    cfg = config_from_args(args, command)
+    json_file, image_root = _train_set(args.dataset)
+    out = check_output_dir(cutouts_output(cfg, args.out, json_file), "--out")
+    return cfg, json_file, image_root, out
 
 
 def add_masks_parser(subparsers):
     p = subparsers.add_parser("masks", help="product masks: coarse, saliency network, final RLE")
-    _add_cutout_args(p)
-    p.add_argument("--method", default="saliency", choices=("saliency", "coarse", "grabcut"),
-                   help="final masks from (default: %(default)s)")  # fmt: skip
-    p.add_argument("--min-confidence", type=float_in(0.0, 1.0), default=0.9,
-                   help="coarse masks at least this confident train the network")  # fmt: skip
-    p.add_argument("--steps", type=int_at_least(1), default=200,
-                   help="saliency training steps, batch 8 (default: %(default)s)")  # fmt: skip
-    p.add_argument("--max-train", type=int_at_least(1), default=1024,
-                   help="at most this many training crops (default: %(default)s)")  # fmt: skip
-    p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
+    _add_cutout_args(p, "masks")
+    p.add_argument("--device", type=device_type, default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int_at_least(1), default=1,
                    help="torch threads of the network on CPU (default: %(default)s)")  # fmt: skip
 
@@ -104,22 +114,15 @@ def add_masks_parser(subparsers):
 def run_masks(args):
     from dpsnet_d2.augment.cutouts.prepare_masks import MaskSettings, run_masks as run
 
-    json_file, image_root = _train_set(args.dataset)
-    settings = MaskSettings(method=args.method, min_confidence=args.min_confidence,
-                            steps=args.steps, max_train=args.max_train, device=args.device,
-                            threads=args.threads)  # fmt: skip
-    out = check_output_dir(args.out or os.path.dirname(os.path.abspath(json_file)), "--out")
+    cfg, json_file, image_root, out = _cutouts_inputs(args, "masks")
+    settings = MaskSettings.from_config(cfg, device=args.device, threads=args.threads)
     print(json.dumps(run(json_file, image_root, out, settings, workers=args.workers,
                          overwrite=args.overwrite)))
 
 
 def add_prune_parser(subparsers):
-    from dpsnet_d2.augment.cutouts.pose_pruning import DEFAULT_THETA
-
     p = subparsers.add_parser("prune", help="pose pruning and the cut-out store (after masks)")
-    _add_cutout_args(p)
-    p.add_argument("--theta", type=float_in(0.0, 1.0, high_open=True), default=DEFAULT_THETA,
-                   help="keep views with R above this (default: %(default)s)")  # fmt: skip
+    _add_cutout_args(p, "prune")
     p.add_argument("--preview", metavar="PATH",
                    help="also save a picture (.jpg/.png): image, coarse and refined masks, "
                    "cut-out")  # fmt: skip
@@ -129,15 +132,14 @@ def run_prune(args):
     from dpsnet_d2.augment.cutouts.prepare_cutouts import run_prune as run
     from dpsnet_d2.augment.cutouts.prepare_masks import masks_file
 
-    json_file, image_root = _train_set(args.dataset)
-    out = check_output_dir(args.out or os.path.dirname(os.path.abspath(json_file)), "--out")
+    cfg, json_file, image_root, out = _cutouts_inputs(args, "prune")
     if args.preview:
         check_output_file(args.preview, "--preview", (".jpg", ".jpeg", ".png"))
     masks = masks_file(json_file, out)
     if not os.path.isfile(masks):
         raise UserError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
-    print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers,
-                         overwrite=args.overwrite)))
+    print(json.dumps(run(masks, image_root, out, theta=cfg.CUTOUTS.POSE_THETA,
+                         workers=args.workers, overwrite=args.overwrite)))  # fmt: skip
     if args.preview:
         from dpsnet_d2.augment.cutouts.preview import make_cutouts_preview
 
@@ -148,17 +150,13 @@ def run_prune(args):
 # synthesize: an offline set of synthesized checkout scenes (RPC / COCO format)
 # ------------------------------------------------------------------------------------------- #
 def add_synthesize_parser(subparsers):
-    from dpsnet_d2.config import get_dpsnet_cfg
-
-    syn = get_dpsnet_cfg().INPUT.SYNTHESIS
     p = subparsers.add_parser(
         "synthesize",
         help="write N synthesized checkout scenes (images + RPC json, RLE masks, levels)",
         description="Compose N checkout scenes from a cut-out store into OUT/train2019/ and "
         "OUT/instances_train2019.json (visible boxes, RLE masks, levels). Resumable: run it "
-        "again to finish an interrupted set; scene i depends only on --seed and i.",
+        "again to finish an interrupted set; scene i depends only on the seed and i.",
     )
-    p.add_argument("--store", required=True, help="cut-out store folder")
     p.add_argument("--true-masks", metavar="EMBEDDED_ROOT", default="",
                    help="embedded synthetic RPC only: build --store from this set's TRUE masks "
                    "(train2019_masks/) when it does not exist yet")
@@ -169,33 +167,21 @@ def add_synthesize_parser(subparsers):
                    help="number of scenes (0 with --true-masks: only build the store)")
     p.add_argument("--out", default="", help="output folder (needed when --num > 0)")
     p.add_argument("--overwrite", action="store_true", help="replace a complete set at --out")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--workers", type=int_at_least(1), default=1, help="processes")
-    p.add_argument("--size", type=int_at_least(32), default=syn.CANVAS_SIZE,
-                   help="scene side (pixels)")
-    p.add_argument("--level-weights", type=float, nargs=3, default=list(syn.LEVEL_WEIGHTS),
-                   metavar=("EASY", "MEDIUM", "HARD"))
-    p.add_argument("--scale-range", type=float, nargs=2, default=list(syn.SCALE_RANGE),
-                   metavar=("LO", "HI"))
-    p.add_argument("--reference-size", type=int_at_least(1), default=syn.REFERENCE_SIZE,
-                   help="scene side the scale range is given for")
-    p.add_argument("--rule", choices=("mask", "box_iou"), default=syn.VISIBILITY_RULE)
-    p.add_argument("--min-visible", type=float_in(0.0, 1.0), default=syn.MIN_VISIBLE)
-    p.add_argument("--max-iou", type=float_in(0.0, 1.0), default=syn.MAX_IOU)
-    p.add_argument("--background-dir", default=syn.BACKGROUND_DIR,
-                   help="photos of the empty counter (default: generated counters)")
     p.add_argument("--quality", type=int_at_least(1), default=90, help="JPEG quality (1-100)")
+    add_config_arguments(p, "synthesize")
 
 
-def _check_synthesize_out(args):
-    """--store is whole, --out a folder; a complete set there is replaced only with --overwrite."""
+def _check_synthesize_out(args, store, what):
+    """The store is whole, --out a folder; a complete set there is replaced only with
+    --overwrite."""
     import shutil
 
     from dpsnet_d2.augment.synthesis.export import SPLIT
     from dpsnet_d2.data.datasets.rpc_format import image_folder, json_name
     from dpsnet_d2.engine.checks import check_store_integrity
 
-    check_store_integrity(args.store, "--store")
+    check_store_integrity(store, what)
     out = check_output_dir(args.out, "--out")
     if os.path.isfile(os.path.join(out, json_name(SPLIT))):
         if not args.overwrite:
@@ -209,38 +195,38 @@ def _check_synthesize_out(args):
 def run_synthesize(args):
     from dpsnet_d2.augment import build_true_mask_store
     from dpsnet_d2.augment.synthesis.export import export_synthesized_set
+    from dpsnet_d2.augment.synthesis.mapper import synthesis_seed, synthesizer_settings
     from dpsnet_d2.data.datasets.rpc_format import json_name
 
-    categories = args.categories
+    cfg = config_from_args(args, "synthesize")
+    store, categories = cfg.INPUT.SYNTHESIS.CUTOUT_STORE, args.categories
+    what = "--store" if args.cfg_store else "INPUT.SYNTHESIS.CUTOUT_STORE"
+    if not store:
+        raise UserError("--store (or INPUT.SYNTHESIS.CUTOUT_STORE of --config-file) is needed")
     if args.out:  # before the store is built from true masks
         check_output_dir(args.out, "--out")
     if args.true_masks:
         categories = categories or os.path.join(args.true_masks, json_name("train"))
-        if not os.path.isdir(args.store):
-            n = build_true_mask_store(args.true_masks, args.store)
-            logging.getLogger("dpsnet_d2.prepare_rpc").info(f"built {args.store}: {n} cut-outs (true masks)")
+        if not os.path.isdir(store):
+            n = build_true_mask_store(args.true_masks, store)
+            logging.getLogger("dpsnet_d2.prepare_rpc").info(
+                f"built {store}: {n} cut-outs (true masks)")
     if args.num == 0 and args.true_masks:
-        print(json.dumps({"store": args.store, "scenes": 0}))
+        print(json.dumps({"store": store, "scenes": 0}))
         return
     if not args.out:
         raise ValueError("--out is needed to write scenes")
     if not categories:
         raise ValueError("--categories is needed (an RPC json holding the store's categories)")
-    for path, what in ((args.store, "--store"), (categories, "--categories")):
+    for path, name in ((store, what), (categories, "--categories")):
         if not os.path.exists(path):
-            raise ValueError(f"{what} {path}: does not exist")
+            raise ValueError(f"{name} {path}: does not exist")
     if args.quality > 100:
         raise UserError(f"--quality {args.quality}: must lie in 1..100")
-    _check_synthesize_out(args)
+    _check_synthesize_out(args, store, what)
     result = export_synthesized_set(
-        args.store, args.out, args.num, categories_json=categories, seed=args.seed,
-        workers=args.workers, quality=args.quality,
-        synthesizer_kwargs={
-            "level_weights": args.level_weights, "scale_range": args.scale_range,
-            "reference_size": args.reference_size, "canvas_size": args.size,
-            "rule": args.rule, "min_visible": args.min_visible, "max_iou": args.max_iou,
-            "background_dir": args.background_dir,
-        },
+        store, args.out, args.num, categories_json=categories, seed=synthesis_seed(cfg),
+        workers=args.workers, quality=args.quality, synthesizer_kwargs=synthesizer_settings(cfg),
     )  # fmt: skip
     print(json.dumps(result))
 
@@ -257,67 +243,21 @@ def add_train_render_parser(subparsers):
         "RPC/COCO json (images from --domain-x-images or the RPC layout) or a registered "
         "dataset name (e.g. synth_rpc_test, rpc_2019_test).",
     )
-    p.add_argument(
-        "--domain-a", required=True, help="synthesized scenes: folder, json or dataset name"
-    )
+    p.add_argument("--domain-a", required=True,
+                   help="synthesized scenes: folder, json or dataset name")
     p.add_argument("--domain-a-images", default=None, help="image folder of a json --domain-a")
     p.add_argument("--domain-b", required=True, help="target images: folder, json or dataset name")
     p.add_argument("--domain-b-images", default=None, help="image folder of a json --domain-b")
-    p.add_argument(
-        "--out", required=True, help="output folder: checkpoints, metrics.json, samples/"
-    )
+    p.add_argument("--out", required=True,
+                   help="output folder: checkpoints, metrics.json, samples/")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last_checkpoint")
     p.add_argument("--overwrite", action="store_true", help="train again into an OUT holding a run")
-    p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--device", type=device_type, default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--workers", type=int_at_least(0), default=2,
                    help="data-loader processes per domain")
     p.add_argument("--threads", type=int_at_least(0), default=0,
                    help="torch CPU threads (0: torch's default)")
-    p.add_argument(
-        "--image-size",
-        type=int_at_least(32),
-        default=256,
-        help="training crop side (px); 6 residual blocks up to 256, else 9",
-    )
-    p.add_argument(
-        "--load-size",
-        type=int_at_least(32),
-        default=286,
-        help="images resized to this longer side before cropping",
-    )
-    p.add_argument(
-        "--num-blocks", type=int_at_least(0), default=0,
-        help="generator residual blocks (0: by image size)",
-    )
-    p.add_argument(
-        "--gen-channels", type=int_at_least(1), default=64,
-        help="generator stem width (64 published)",
-    )
-    p.add_argument(
-        "--disc-channels", type=int_at_least(1), default=64,
-        help="discriminator first width (64 published)",
-    )
-    p.add_argument("--lambda-cycle", type=float_in(0.0, 1e6), default=10.0)
-    p.add_argument("--lambda-identity", type=float_in(0.0, 1e6), default=0.5,
-                   help="relative to --lambda-cycle")
-    p.add_argument("--pool-size", type=int_at_least(0), default=50)
-    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=2e-4)
-    p.add_argument("--beta1", type=float_in(0.0, 1.0, high_open=True), default=0.5)
-    p.add_argument("--max-iter", type=int_at_least(1), default=1000,
-                   help="optimisation steps in all")
-    p.add_argument(
-        "--decay-start",
-        type=int,
-        default=-1,
-        help="step where linear LR decay begins (-1: max-iter/2)",
-    )
-    p.add_argument("--batch-size", type=int_at_least(1), default=1,
-                   help="images per domain and step (at most the smaller domain's count)")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
-    p.add_argument("--checkpoint-period", type=int_at_least(0), default=200)
-    p.add_argument("--sample-period", type=int_at_least(0), default=100,
-                   help="sample grid every N steps")
-    p.add_argument("--log-period", type=int_at_least(0), default=20)
+    add_config_arguments(p, "train-render")
 
 
 def _checked_images(paths, what):
@@ -333,38 +273,31 @@ def _checked_images(paths, what):
 
 def run_train_render(args):
     from dpsnet_d2.augment.render import CycleGANConfig, list_domain_images, train_cyclegan
+    from dpsnet_d2.augment.render.train import FINAL_CHECKPOINT, LAST_CHECKPOINT
+    from dpsnet_d2.utils.paths import check_run_folder
 
-    device = args.device
+    cfg = config_from_args(args, "train-render")
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
-    cfg = CycleGANConfig(
-        image_size=args.image_size, load_size=args.load_size, num_blocks=args.num_blocks,
-        gen_channels=args.gen_channels, disc_channels=args.disc_channels,
-        lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
-        pool_size=args.pool_size, lr=args.lr, beta1=args.beta1, max_iter=args.max_iter,
-        decay_start=args.decay_start, batch_size=args.batch_size, seed=args.seed,
-    )  # fmt: skip
-    from dpsnet_d2.augment.render.train import FINAL_CHECKPOINT, LAST_CHECKPOINT
-    from dpsnet_d2.utils.paths import check_run_folder
-
+    settings = CycleGANConfig.from_config(cfg)
     paths_a = _checked_images(list_domain_images(args.domain_a, args.domain_a_images), "--domain-a")
     paths_b = _checked_images(list_domain_images(args.domain_b, args.domain_b_images), "--domain-b")
     fewest = min(len(paths_a), len(paths_b))
-    if args.batch_size > fewest:
-        raise UserError(f"--batch-size {args.batch_size}: larger than the smaller domain "
+    if settings.batch_size > fewest:
+        raise UserError(f"--batch-size {settings.batch_size}: larger than the smaller domain "
                         f"({fewest} images); a step needs that many images of each domain")
     out = check_output_dir(args.out, "--out")
     check_run_folder(out, (FINAL_CHECKPOINT, LAST_CHECKPOINT), resume=args.resume,
                      overwrite=args.overwrite)
     logging.getLogger("dpsnet_d2.prepare_rpc").info(
-        f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {cfg}"
+        f"domain A: {len(paths_a)} images, domain B: {len(paths_b)} images; {settings}"
     )
     final = train_cyclegan(
-        cfg, paths_a, paths_b, args.out, resume=args.resume, device=device,
-        num_workers=args.workers, checkpoint_period=args.checkpoint_period,
-        sample_period=args.sample_period, log_period=args.log_period,
+        settings, paths_a, paths_b, args.out, resume=args.resume, device=args.device,
+        num_workers=args.workers, checkpoint_period=cfg.RENDER.CHECKPOINT_PERIOD,
+        sample_period=cfg.RENDER.SAMPLE_PERIOD, log_period=cfg.RENDER.LOG_PERIOD,
     )  # fmt: skip
     print(f"render model: {final}")
 
@@ -378,29 +311,23 @@ def add_render_parser(subparsers):
     )
     p.add_argument("--checkpoint", required=True, help="train-render's model_final.pth")
     p.add_argument("--input", required=True, help="the synthesized set's json")
-    p.add_argument(
-        "--input-images", default=None, help="its image folder (default: RPC layout / json folder)"
-    )
+    p.add_argument("--input-images", default=None,
+                   help="its image folder (default: RPC layout / json folder)")
     p.add_argument("--out", required=True, help="output folder (json + image folder)")
-    p.add_argument(
-        "--size",
-        type=int_at_least(0),
-        default=0,
-        help="longer side the generator runs at (0: the training load size)",
-    )
-    p.add_argument("--batch-size", type=int_at_least(1), default=4)
     p.add_argument("--workers", type=int_at_least(0), default=2,
                    help="decoding processes and writer threads")
-    p.add_argument("--device", type=_device, default="cpu", help="cpu or cuda[:k]")
+    p.add_argument("--device", type=device_type, default="cpu", help="cpu or cuda[:k]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    add_config_arguments(p, "render")
 
 
 def run_render(args):
     from dpsnet_d2.augment.render import render_offline_set
 
+    apply = config_from_args(args, "render").RENDER.APPLY
     result = render_offline_set(
         args.checkpoint, args.input, args.out, image_root=args.input_images,
-        size=args.size or None, batch_size=args.batch_size, num_workers=args.workers,
+        size=apply.SIZE or None, batch_size=apply.BATCH_SIZE, num_workers=args.workers,
         device=args.device, overwrite=args.overwrite,
     )  # fmt: skip
     print(json.dumps(result))
@@ -428,8 +355,16 @@ def build_parser():
     return parser
 
 
+def parse_args(argv=None):
+    """The command line's arguments; its trailing ``KEY VALUE`` words in ``args.opts``."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    args.opts = config_overrides(parser, extras)
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     setup_logger(name="dpsnet_d2")
     import dpsnet_d2  # noqa: F401  (registers the datasets a command may name)
 

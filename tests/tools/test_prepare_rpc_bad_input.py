@@ -79,6 +79,39 @@ def test_masks_of_other_settings_are_not_replaced_without_overwrite(cutouts, tmp
     assert _digest(tmp_path / "out") == before
 
 
+@pytest.mark.parametrize("argv,fragments", [
+    (["CUTOUTS.NO_SUCH_KEY", "1"], ["config overrides", "CUTOUTS.NO_SUCH_KEY"]),
+    (["CUTOUTS.SALIENCY.STEPS", "0"], ["config override", "CUTOUTS.SALIENCY.STEPS 0",
+                                       "must be >= 1", "--steps"]),
+    (["CUTOUTS.SALIENCY.STEPS", "many"], ["config overrides", "CUTOUTS.SALIENCY.STEPS"]),
+    (["CUTOUTS.METHOD", "magic"], ["CUTOUTS.METHOD 'magic'", "choose one of saliency"]),
+    (["CUTOUTS.METHOD"], ["config overrides", "odd number"]),
+])
+def test_masks_bad_config_overrides_stop_before_any_work(argv, fragments, cutouts, tmp_path):
+    code, _, err = cutouts("masks", *argv)
+    assert_clear_error(code, err, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_masks_bad_value_in_a_config_file_names_the_file(cutouts, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("CUTOUTS:\n  SALIENCY:\n    MIN_CONFIDENCE: 1.5\n")
+    code, _, err = cutouts("masks", "--config-file", bad)
+    assert_clear_error(code, err, f"config file {bad}", "CUTOUTS.SALIENCY.MIN_CONFIDENCE 1.5",
+                       "must lie in [0.0, 1.0]")
+    bad.write_text("CUTOUTS:\n  NO_SUCH_KEY: 1\n")
+    assert_clear_error(*cutouts("masks", "--config-file", bad)[::2], str(bad), "NO_SUCH_KEY")
+    code, _, err = cutouts("masks", "--config-file", tmp_path / "missing.yaml")
+    assert_clear_error(code, err, "missing.yaml")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_option_is_refused_not_taken_for_an_override(cutouts, tmp_path):
+    code, _, err = cutouts("masks", "--no-such-flag", "1")
+    assert code == 2 and "unrecognized arguments: --no-such-flag" in err
+    assert not (tmp_path / "out").exists()
+
+
 # ------------------------------------------------------------------------------------ prune
 @pytest.mark.parametrize("theta", ["5", "-1", "1", "nan?"])
 def test_prune_theta_out_of_range(theta, cutouts, tmp_path):
@@ -95,6 +128,12 @@ def test_prune_does_not_replace_a_store_of_other_settings(cutouts, tmp_path):
     assert_clear_error(code, err, "cutouts", "other inputs or settings", "--overwrite")
     assert _digest(tmp_path / "out") == before
     assert cutouts("prune", "--theta", "0.2", "--overwrite")[0] == 0
+
+
+def test_prune_theta_out_of_range_in_an_override(cutouts, tmp_path):
+    code, _, err = cutouts("prune", "CUTOUTS.POSE_THETA", "1.0")
+    assert_clear_error(code, err, "config override", "CUTOUTS.POSE_THETA 1.0", "--theta")
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------- synthesize
@@ -123,6 +162,25 @@ def test_synthesize_numeric_options_out_of_range(argv, fragment, synth, tmp_path
     code, _, err = synth(*argv)
     assert_clear_error(code, err, fragment)
     assert not (tmp_path / "set").exists()
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["INPUT.SYNTHESIS.SCALE_RANGE", "[0.5]"], ["INPUT.SYNTHESIS.SCALE_RANGE [0.5]",
+                                               "expected 2 values"]),
+    (["INPUT.SYNTHESIS.VISIBILITY_RULE", "none"], ["INPUT.SYNTHESIS.VISIBILITY_RULE 'none'"]),
+    (["INPUT.SYNTHESIS.MAX_IOU", "2.0"], ["INPUT.SYNTHESIS.MAX_IOU 2.0", "--max-iou"]),
+    (["INPUT.SYNTHESIS.NO_SUCH_KEY", "1"], ["INPUT.SYNTHESIS.NO_SUCH_KEY"]),
+])
+def test_synthesize_bad_config_overrides(argv, fragments, synth, tmp_path):
+    code, _, err = synth(*argv)
+    assert_clear_error(code, err, *fragments)
+    assert not (tmp_path / "set").exists()
+
+
+def test_synthesize_without_a_store_says_where_one_comes_from(run_tool, tmp_path):
+    code, _, err = run_tool("prepare_rpc", ["synthesize", "--num", "1", "--out", tmp_path / "s"])
+    assert_clear_error(code, err, "--store", "INPUT.SYNTHESIS.CUTOUT_STORE")
+    assert not (tmp_path / "s").exists()
 
 
 def test_synthesize_out_naming_a_file(synth, tmp_path):
@@ -191,6 +249,18 @@ def train_render(run_tool, render_domains, tmp_path):
 def test_train_render_numeric_options_out_of_range(argv, fragment, train_render, tmp_path):
     code, _, err = train_render(*argv)
     assert_clear_error(code, err, fragment)
+    assert not (tmp_path / "render").exists()
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["RENDER.LR", "0.0"], ["config override", "RENDER.LR 0.0", "--lr"]),
+    (["RENDER.POOL_SIZE", "-1"], ["RENDER.POOL_SIZE -1", "must be >= 0", "--pool-size"]),
+    (["RENDER.MAX_ITER", "1.5"], ["config overrides", "RENDER.MAX_ITER"]),
+    (["RENDER.NO_SUCH_KEY", "1"], ["RENDER.NO_SUCH_KEY"]),
+])
+def test_train_render_bad_config_overrides(argv, fragments, train_render, tmp_path):
+    code, _, err = train_render(*argv)
+    assert_clear_error(code, err, *fragments)
     assert not (tmp_path / "render").exists()
 
 

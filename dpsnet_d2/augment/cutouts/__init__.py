@@ -7,7 +7,8 @@ cut-outs (docs/method.md §2).
 * :mod:`.pose_pruning` - dropping views that show too little of the product;
 * :mod:`.store` - the cut-out store (RGBA crops with one index);
 * :mod:`.prepare_masks`, :mod:`.prepare_cutouts` - the ``masks`` and ``prune`` steps of
-  ``tools/prepare_rpc.py``; :mod:`.preview` - a picture of the pipeline;
+  ``tools/prepare_rpc.py``; :mod:`.settings` - their settings from the ``CUTOUTS`` config node;
+  :mod:`.preview` - a picture of the pipeline;
 * :mod:`.true_mask_store` - a store from the embedded set's true masks (embedded set only).
 """
 from .pose_pruning import DEFAULT_THETA, prune_poses, pruning_report

@@ -30,6 +30,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ...config import defaults_from_config, settings_from_node
+
 # The Canny high threshold is at least this many times the median gradient magnitude.
 _NOISE_FLOOR = 4.0
 
@@ -45,28 +47,27 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+@defaults_from_config("CUTOUTS.COARSE")
 class CoarseMaskParams:
-    """Settings of :func:`coarse_mask` (lengths as fractions of the crop's longer side)."""
+    """
+    Settings of :func:`coarse_mask` (lengths as fractions of the crop's longer side): the keys
+    of ``CUTOUTS.COARSE``, lower-cased, with their defaults and meanings (dpsnet_d2/config.py).
+    """
 
-    # Longer side of the crop, in pixels, at which everything is computed.
-    work_size: int = 256
-    # Margin around the box, as a fraction of the box's longer side, cropped with it.
-    margin: float = 0.1
-    # The Canny high threshold is this percentile of the crop's gradient magnitude ...
-    high_percentile: float = 80.0
-    # ... and the low threshold this fraction of the high one.
-    low_ratio: float = 0.4
-    # Closing kernel (joins gaps in the outline).
-    close_size: float = 0.04
-    # Opening kernel (removes thin lines after the holes are filled).
-    open_size: float = 0.03
-    # Components smaller than this fraction of the largest one are dropped.
-    keep_fraction: float = 0.2
-    # Regions between edges whose mean Lab colour is at least this far from every background
-    # colour (sampled in the margin around the box) are product.
-    colour_distance: float = 8.0
-    # Median filter aperture (smooths the outline), odd, in working pixels.
-    median_size: int = 7
+    work_size: int
+    margin: float
+    high_percentile: float
+    low_ratio: float
+    close_size: float
+    open_size: float
+    keep_fraction: float
+    colour_distance: float
+    median_size: int
+
+    @classmethod
+    def from_config(cls, cfg) -> "CoarseMaskParams":
+        """The settings in ``cfg.CUTOUTS.COARSE``."""
+        return settings_from_node(cls, cfg.CUTOUTS.COARSE)
 
 
 def crop_window(box: Sequence[float], margin: float, height: int, width: int) -> Tuple[int, ...]:

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ...config import config_defaults
+
 __all__ = [
     "DEFAULT_THETA",
     "parse_view",
@@ -26,8 +28,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Published pose-pruning threshold on R.
-DEFAULT_THETA = 0.45
+# Published pose-pruning threshold on R (CUTOUTS.POSE_THETA).
+DEFAULT_THETA = config_defaults("CUTOUTS")["pose_theta"]
 
 _VIEW_RE = re.compile(r"_view(\d+)_")
 

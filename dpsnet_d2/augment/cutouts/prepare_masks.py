@@ -40,8 +40,9 @@ from ...data.datasets.rpc_records import RPCFormatError
 from ...utils.cli import UserError, read_json
 from ...utils.file_io import atomic_write_bytes
 from ...utils.parallel import imap_tasks
-from .background_removal import CoarseMaskParams, coarse_confidence, coarse_mask, grabcut_mask
+from .background_removal import coarse_confidence, coarse_mask, grabcut_mask
 from .saliency import crop_inputs, predict_saliency, refine_masks, train_saliency
+from .settings import MaskSettings
 
 __all__ = [
     "MaskSettings",
@@ -57,27 +58,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 WORK_DIR = "cutouts_work"
-METHODS = ("saliency", "coarse", "grabcut")
-
-
-class MaskSettings:
-    """Settings of the masks step (the tool's flags)."""
-
-    def __init__(self, *, method="saliency", min_confidence=0.9, input_size=128, margin=0.1,
-                 steps=200, batch_size=8, max_train=1024, device="cpu", threads=1,
-                 seed=0):  # fmt: skip
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        self.method, self.min_confidence, self.input_size = method, min_confidence, input_size
-        self.margin, self.steps, self.batch_size = margin, steps, batch_size
-        self.max_train, self.device, self.seed = max_train, device, seed
-        # torch threads of the network on CPU (on a shared 2-core machine 1 was 3-6x faster)
-        self.threads = threads
-
-    def saliency_key(self) -> Dict:
-        """The settings that change the trained network."""
-        keys = ("min_confidence", "input_size", "margin", "steps", "batch_size", "max_train", "seed")
-        return {k: getattr(self, k) for k in keys}
 
 
 def masks_file(json_file: str, out: str) -> str:
@@ -355,7 +335,7 @@ def run_masks(json_file: str, image_root: str, out: str, settings: MaskSettings,
     """
     s = settings
     data, tasks = _tasks(json_file, image_root)
-    params = CoarseMaskParams()
+    params = s.coarse
     coarse_method = "grabcut" if s.method == "grabcut" else "coarse"
     sig, saliency_sig, final_sig = _signatures(json_file, image_root, params, s)
     if not overwrite:

@@ -18,6 +18,7 @@ from typing import Dict
 import torch
 from torch import nn
 
+from ...config import defaults_from_config, settings_from_node
 from .losses import discriminator_loss, generator_losses
 from .networks import PatchDiscriminator, ResnetGenerator, default_num_blocks, init_weights
 
@@ -28,41 +29,34 @@ ARCH_FIELDS = ("num_blocks", "gen_channels", "disc_channels")
 
 
 @dataclass
+@defaults_from_config("RENDER")
 class CycleGANConfig:
     """
-    Settings of a CycleGAN training (published values as defaults, except sizes and length).
-
-    Attributes:
-        image_size: side of the square training crops (px).
-        load_size: images are resized so that their longer side is ``load_size`` before
-            cropping; ``render`` translates at the same scale, then resizes back.
-        num_blocks: generator residual blocks; 0 = 6 if image_size <= 256 else 9.
-        gen_channels, disc_channels: first-layer widths (64 published).
-        lambda_cycle: weight of the cycle-consistency terms (10).
-        lambda_identity: weight of the identity terms relative to lambda_cycle (0.5).
-        pool_size: fakes kept for the discriminators (50).
-        lr, beta1: Adam settings (2e-4, 0.5).
-        max_iter: optimisation steps in all.
-        decay_start: step from which the learning rate decays linearly to 0 at max_iter
-            (-1: max_iter // 2, as the published 100 + 100 epochs).
-        batch_size: images per domain and step (1 published).
-        seed: seed of initialisation, crops and pool.
+    Settings of a CycleGAN training: the keys of the ``RENDER`` config node, lower-cased, with
+    their defaults (published values, except sizes and length) and meanings in
+    dpsnet_d2/config.py. ``__post_init__`` resolves ``num_blocks`` 0 (6 if image_size <= 256,
+    else 9) and ``decay_start`` -1 (max_iter // 2, as the published 100 + 100 epochs).
     """
 
-    image_size: int = 256
-    load_size: int = 286
-    num_blocks: int = 0
-    gen_channels: int = 64
-    disc_channels: int = 64
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
-    pool_size: int = 50
-    lr: float = 2e-4
-    beta1: float = 0.5
-    max_iter: int = 1000
-    decay_start: int = -1
-    batch_size: int = 1
-    seed: int = 0
+    image_size: int
+    load_size: int
+    num_blocks: int
+    gen_channels: int
+    disc_channels: int
+    lambda_cycle: float
+    lambda_identity: float
+    pool_size: int
+    lr: float
+    beta1: float
+    max_iter: int
+    decay_start: int
+    batch_size: int
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg) -> "CycleGANConfig":
+        """The settings in ``cfg.RENDER`` (its periods and APPLY node are not training settings)."""
+        return settings_from_node(cls, cfg.RENDER)
 
     def __post_init__(self):
         if self.num_blocks == 0:

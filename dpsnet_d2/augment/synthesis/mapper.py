@@ -5,7 +5,7 @@ and maps every other record as :class:`DPSNetDatasetMapper` does.
 """
 import copy
 import logging
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -19,32 +19,32 @@ from .checkout_camera import CheckoutCameraAugmentation, build_checkout_camera
 from ..cutouts.store import CutoutStore
 from .scene_synthesis import SceneSynthesizer, scene_rng
 
-__all__ = ["SynthesisDatasetMapper", "build_scene_synthesizer", "synthesis_seed", "SYNTHESIS_KEY"]
+__all__ = ["SynthesisDatasetMapper", "build_scene_synthesizer", "synthesis_seed",
+           "synthesizer_settings", "SYNTHESIS_KEY"]
 
 # Key of a dataset dict that asks for a synthesized scene; its value is the scene index.
 SYNTHESIS_KEY = "synthesis_index"
 
 
+def synthesizer_settings(cfg) -> Dict:
+    """The keyword arguments of :class:`SceneSynthesizer` in ``cfg.INPUT.SYNTHESIS``."""
+    syn = cfg.INPUT.SYNTHESIS
+    return dict(level_weights=syn.LEVEL_WEIGHTS, scale_range=syn.SCALE_RANGE,
+                reference_size=syn.REFERENCE_SIZE, canvas_size=syn.CANVAS_SIZE,
+                rule=syn.VISIBILITY_RULE, min_visible=syn.MIN_VISIBLE, max_iou=syn.MAX_IOU,
+                background_dir=syn.BACKGROUND_DIR)  # fmt: skip
+
+
 def build_scene_synthesizer(cfg) -> SceneSynthesizer:
     """A :class:`SceneSynthesizer` from ``cfg.INPUT.SYNTHESIS``."""
-    syn = cfg.INPUT.SYNTHESIS
-    if not syn.CUTOUT_STORE:
+    if not cfg.INPUT.SYNTHESIS.CUTOUT_STORE:
         raise ValueError(
             "INPUT.SYNTHESIS.CUTOUT_STORE is empty: set it to a cut-out store folder "
             "(tools/prepare_rpc.py masks / prune; on the embedded set also synthesize "
             "--true-masks ROOT --num 0)"
         )
-    return SceneSynthesizer(
-        CutoutStore(syn.CUTOUT_STORE),
-        level_weights=syn.LEVEL_WEIGHTS,
-        scale_range=syn.SCALE_RANGE,
-        reference_size=syn.REFERENCE_SIZE,
-        canvas_size=syn.CANVAS_SIZE,
-        rule=syn.VISIBILITY_RULE,
-        min_visible=syn.MIN_VISIBLE,
-        max_iou=syn.MAX_IOU,
-        background_dir=syn.BACKGROUND_DIR,
-    )
+    return SceneSynthesizer(CutoutStore(cfg.INPUT.SYNTHESIS.CUTOUT_STORE),
+                            **synthesizer_settings(cfg))
 
 
 def synthesis_seed(cfg) -> int:
