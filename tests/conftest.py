@@ -270,3 +270,59 @@ def true_store(tiny_embedded_root, tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("stores") / "true")
     build_true_mask_store(tiny_embedded_root, folder)
     return CutoutStore(folder)
+
+
+# Narrow FPN and box head, so Detectron2's R-50-FPN and DPSNet built for checkpoint-loading
+# tests stay small (same tensor names, fewer channels).
+SMALL_R50_FPN_OPTS = [
+    "MODEL.DEVICE", "cpu", "MODEL.ROI_BOX_HEAD.FC_DIM", "64", "MODEL.FPN.OUT_CHANNELS", "32",
+]
+
+
+@pytest.fixture(scope="session")
+def stock_r50_fpn():
+    """
+    Detectron2's own R-50-FPN Faster R-CNN with 80 classes (the layout of
+    COCO-Detection/faster_rcnn_R_50_FPN_*.yaml), narrowed by SMALL_R50_FPN_OPTS, untrained
+    (seed 1). Read-only for tests.
+    """
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_model
+
+    cfg = get_cfg()
+    cfg.merge_from_list(SMALL_R50_FPN_OPTS)
+    cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
+    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[32], [64], [128], [256], [512]]
+    cfg.MODEL.RPN.IN_FEATURES = ["p2", "p3", "p4", "p5", "p6"]
+    cfg.MODEL.ROI_HEADS.IN_FEATURES = ["p2", "p3", "p4", "p5"]
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = 80
+    cfg.MODEL.ROI_HEADS.NAME = "StandardROIHeads"
+    cfg.MODEL.ROI_BOX_HEAD.NAME = "FastRCNNConvFCHead"
+    cfg.MODEL.ROI_BOX_HEAD.NUM_FC = 2
+    cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 7
+    torch.manual_seed(1)
+    return build_model(cfg)
+
+
+def save_model_zoo_pkl(model, path):
+    """Save ``model``'s state in the layout of Detectron2's model zoo ``model_final_*.pkl``:
+    numpy arrays under "model", an "__author__"."""
+    import pickle
+
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    with open(path, "wb") as f:
+        pickle.dump({"model": state, "__author__": "Detectron2 Model Zoo"}, f)
+
+
+@pytest.fixture(scope="session")
+def small_r50_fpn_opts():
+    """SMALL_R50_FPN_OPTS: KEY VALUE overrides (a tuple) of the small R-50-FPN models."""
+    return tuple(SMALL_R50_FPN_OPTS)
+
+
+@pytest.fixture(scope="session")
+def model_zoo_pkl():
+    """A function ``(model, path)`` saving the model in the model zoo's .pkl layout."""
+    return save_model_zoo_pkl

@@ -56,14 +56,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     cfg = get_dpsnet_cfg(check_input_file(args.config_file, "--config-file"), args.opts)
+    weights = check_input_file(args.weights, "--weights") if args.weights else None
     cfg.MODEL.WEIGHTS = ""
     model = build_model(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         if args.zoo_architecture:
             weights = os.path.join(tmp, "model_zoo_format.pkl")
             save_zoo_architecture(args.zoo_architecture, cfg.MODEL.DEVICE, weights)
-        else:
-            weights = check_input_file(args.weights, "--weights")
         checkpointer = DPSNetCheckpointer(model)
         checkpointer.load(weights)
     report = checkpointer.last_load_report

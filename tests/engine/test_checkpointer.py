@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
 from dpsnet_d2 import get_dpsnet_cfg
@@ -14,52 +13,29 @@ from dpsnet_d2.engine import DPSNetCheckpointer
 from dpsnet_d2.engine.checkpointer import map_detectron2_keys
 
 BASE = str(Path(__file__).resolve().parents[2] / "configs" / "Base-DPSNet.yaml")
-SMALL = ["MODEL.DEVICE", "cpu", "MODEL.ROI_BOX_HEAD.FC_DIM", "64", "MODEL.FPN.OUT_CHANNELS", "32"]
 
 
-def stock_faster_rcnn(num_classes=80):
-    """Detectron2's own R-50-FPN Faster R-CNN (as COCO-Detection/faster_rcnn_R_50_FPN_*.yaml),
-    narrow FPN / box head so the test stays small."""
-    cfg = get_cfg()
-    cfg.merge_from_list(SMALL)
-    cfg.MODEL.BACKBONE.NAME = "build_resnet_fpn_backbone"
-    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
-    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
-    cfg.MODEL.ANCHOR_GENERATOR.SIZES = [[32], [64], [128], [256], [512]]
-    cfg.MODEL.RPN.IN_FEATURES = ["p2", "p3", "p4", "p5", "p6"]
-    cfg.MODEL.ROI_HEADS.IN_FEATURES = ["p2", "p3", "p4", "p5"]
-    cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
-    cfg.MODEL.ROI_HEADS.NAME = "StandardROIHeads"
-    cfg.MODEL.ROI_BOX_HEAD.NAME = "FastRCNNConvFCHead"
-    cfg.MODEL.ROI_BOX_HEAD.NUM_FC = 2
-    cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 7
-    torch.manual_seed(1)
-    return build_model(cfg)
+@pytest.fixture
+def dpsnet(small_r50_fpn_opts):
+    """A function ``(num_classes=200) -> DPSNet`` narrowed as the stock model (seed 2)."""
 
+    def build(num_classes=200):
+        cfg = get_dpsnet_cfg(BASE, [*small_r50_fpn_opts, "MODEL.ROI_HEADS.NUM_CLASSES",
+                                    str(num_classes)])
+        torch.manual_seed(2)
+        return build_model(cfg)
 
-def dpsnet(num_classes=200):
-    cfg = get_dpsnet_cfg(BASE, SMALL + ["MODEL.ROI_HEADS.NUM_CLASSES", str(num_classes)])
-    torch.manual_seed(2)
-    return build_model(cfg)
-
-
-def save_model_zoo_pkl(model, path):
-    """The layout of Detectron2's model zoo ``model_final_*.pkl``: numpy arrays, an author."""
-    state = {k: v.numpy() for k, v in model.state_dict().items()}
-    with open(path, "wb") as f:
-        pickle.dump({"model": state, "__author__": "Detectron2 Model Zoo"}, f)
-
-
-@pytest.fixture(scope="module")
-def stock():
-    return stock_faster_rcnn()
+    return build
 
 
 @pytest.mark.parametrize("fmt", ["pkl", "pth"])
-def test_model_zoo_checkpoint_loads_every_matching_tensor(stock, tmp_path, fmt):
+def test_model_zoo_checkpoint_loads_every_matching_tensor(
+    stock_r50_fpn, model_zoo_pkl, dpsnet, tmp_path, fmt
+):
+    stock = stock_r50_fpn
     path = tmp_path / f"model_final.{fmt}"
     if fmt == "pkl":
-        save_model_zoo_pkl(stock, path)
+        model_zoo_pkl(stock, path)
     else:
         torch.save({"model": stock.state_dict(), "iteration": 89999}, path)
     model = dpsnet()
@@ -88,7 +64,7 @@ def test_model_zoo_checkpoint_loads_every_matching_tensor(stock, tmp_path, fmt):
     assert "loaded %d / %d" % (report.loaded, report.total) in report.summary()
 
 
-def test_own_checkpoint_loads_under_its_names(tmp_path):
+def test_own_checkpoint_loads_under_its_names(dpsnet, tmp_path):
     names = [f"sku_{k}" for k in range(3)]
     source = dpsnet(3)
     DPSNetCheckpointer(source, str(tmp_path), thing_classes=names).save("own")
@@ -113,7 +89,7 @@ def c2_name(key):
     return key.replace(".", "_")
 
 
-def test_c2_imagenet_pkl_loads_the_resnet(tmp_path):
+def test_c2_imagenet_pkl_loads_the_resnet(dpsnet, tmp_path):
     model = dpsnet()
     prefix = "backbone.fpn.bottom_up."
     resnet = {k[len(prefix):]: v for k, v in model.state_dict().items()
