@@ -120,6 +120,10 @@ def add_prune_parser(subparsers):
     _add_cutout_args(p)
     p.add_argument("--theta", type=float_in(0.0, 1.0, high_open=True), default=DEFAULT_THETA,
                    help="keep views with R above this (default: %(default)s)")  # fmt: skip
+    p.add_argument("--max-scale", type=float_in(0.0, 1.0, low_open=True), default=1.0,
+                   help="store cut-outs at this fraction of their size: the largest scale "
+                   "synthesis uses, SCALE_RANGE[1] x max(CANVAS_SIZE, MIN_SIZE_TRAIN) / "
+                   "REFERENCE_SIZE (0.31 for configs/RPC; default: %(default)s, full size)")
     p.add_argument("--preview", metavar="PATH",
                    help="also save a picture (.jpg/.png): image, coarse and refined masks, "
                    "cut-out")  # fmt: skip
@@ -136,8 +140,8 @@ def run_prune(args):
     masks = masks_file(json_file, out)
     if not os.path.isfile(masks):
         raise UserError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
-    print(json.dumps(run(masks, image_root, out, theta=args.theta, workers=args.workers,
-                         overwrite=args.overwrite)))
+    print(json.dumps(run(masks, image_root, out, theta=args.theta, max_scale=args.max_scale,
+                         workers=args.workers, overwrite=args.overwrite)))
     if args.preview:
         from dpsnet_d2.augment.cutouts.preview import make_cutouts_preview
 
