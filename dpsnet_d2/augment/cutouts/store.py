@@ -279,6 +279,8 @@ class CutoutStore:
         else:
             bgra = cv2.imdecode(self._pixels[r["offset"] : r["offset"] + r["nbytes"]],
                                 cv2.IMREAD_UNCHANGED)
+            if bgra is not None and bgra.ndim == 3 and bgra.shape[2] == 3:
+                bgra = cv2.cvtColor(bgra, cv2.COLOR_BGR2BGRA)  # an opaque WebP has no alpha
             if bgra is None or bgra.shape != (h, w, 4):
                 raise ValueError(f"{os.path.join(self.folder, PIXELS_FILE)}: items[{i}] "
                                  f"({r['file_name']}) does not decode to {h} x {w} RGBA")

@@ -121,6 +121,13 @@ def test_capped_store_is_smaller_and_keeps_colours_and_masks(tmp_path):
         write_cutout_store(str(tmp_path / "x"), iter(items), ["a", "b"], max_scale=0)
 
 
+def test_an_opaque_cutout_keeps_its_alpha(tmp_path):
+    record = {**next(_items(1))[0], "kept": True}
+    rgba = np.full((8, 6, 4), 255, np.uint8)  # no transparent pixel: WebP stores no alpha plane
+    write_cutout_store(str(tmp_path / "s"), [(record, rgba)], ["a"])
+    np.testing.assert_array_equal(CutoutStore(str(tmp_path / "s")).get(0), rgba)
+
+
 def test_compact_cutout_caps_at_one():
     rgba = _product(30, 20, np.random.default_rng(0))
     out, scale = compact_cutout(rgba, 3.0)
