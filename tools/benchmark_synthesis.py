@@ -73,7 +73,7 @@ def _stage_times(stats: pstats.Stats, num: int):
                 continue
             if owner == "AugmentationList" and "transforms/augmentation.py" not in path:
                 continue
-            if func == "get" and not path.endswith("cutouts.py"):
+            if func == "get" and not path.endswith("store.py"):  # CutoutStore.get
                 continue
             if func == "__call__" and owner is None:
                 continue

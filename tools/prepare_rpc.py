@@ -123,6 +123,11 @@ def run_masks(args):
 def add_prune_parser(subparsers):
     p = subparsers.add_parser("prune", help="pose pruning and the cut-out store (after masks)")
     _add_cutout_args(p, "prune")
+    p.add_argument("--max-scale", type=float_in(0.0, 1.0, low_open=True), default=None,
+                   help="store cut-outs at this fraction of their size (default: with "
+                   "--config-file the largest scale its synthesis uses, SCALE_RANGE[1] x "
+                   "max(CANVAS_SIZE, MIN_SIZE_TRAIN) / REFERENCE_SIZE, 0.31 for configs/RPC; "
+                   "without, 1: full size)")
     p.add_argument("--preview", metavar="PATH",
                    help="also save a picture (.jpg/.png): image, coarse and refined masks, "
                    "cut-out")  # fmt: skip
@@ -131,6 +136,7 @@ def add_prune_parser(subparsers):
 def run_prune(args):
     from dpsnet_d2.augment.cutouts.prepare_cutouts import run_prune as run
     from dpsnet_d2.augment.cutouts.prepare_masks import masks_file
+    from dpsnet_d2.augment.cutouts.store import cutout_scale_cap
 
     cfg, json_file, image_root, out = _cutouts_inputs(args, "prune")
     if args.preview:
@@ -138,8 +144,12 @@ def run_prune(args):
     masks = masks_file(json_file, out)
     if not os.path.isfile(masks):
         raise UserError(f"{masks} does not exist: run `prepare_rpc.py masks` first")
+    max_scale = args.max_scale
+    if max_scale is None:
+        max_scale = min(1.0, cutout_scale_cap(cfg)) if args.config_file else 1.0
     print(json.dumps(run(masks, image_root, out, theta=cfg.CUTOUTS.POSE_THETA,
-                         workers=args.workers, overwrite=args.overwrite)))  # fmt: skip
+                         max_scale=max_scale, workers=args.workers,
+                         overwrite=args.overwrite)))  # fmt: skip
     if args.preview:
         from dpsnet_d2.augment.cutouts.preview import make_cutouts_preview
 

@@ -168,9 +168,11 @@ def _check_classes(dicts, meta, num_classes, source):
 
 def check_store_integrity(folder, what="cut-out store"):
     """
-    A cut-out store is whole (see :mod:`dpsnet_d2.augment.cutouts`): ``index.json`` parses, and
-    every record has a ``shape`` and an ``offset`` whose bytes lie inside ``pixels.bin``. Errors
-    name ``what``, the store's file and the record. Returns the opened :class:`CutoutStore`.
+    A cut-out store is whole (see :mod:`dpsnet_d2.augment.cutouts.store`): ``index.json``
+    parses, its version is one this reader knows, and every record has a ``shape`` and an
+    ``offset`` whose bytes (``nbytes`` of an encoded image; h x w x 4 raw bytes in a first-format
+    store) lie inside ``pixels.bin``; a kept record has pixels. Errors name ``what``, the store's
+    file and the record. Returns the opened :class:`CutoutStore`.
     """
     index, pixels = os.path.join(folder, INDEX_FILE), os.path.join(folder, PIXELS_FILE)
     for path in (index, pixels):
@@ -178,15 +180,16 @@ def check_store_integrity(folder, what="cut-out store"):
             raise UserError(f"{what} {folder}: not a cut-out store (no {os.path.basename(path)}; "
                             "tools/prepare_rpc.py prune writes one)")
     try:
-        _check_store_records(index, pixels)
-        return CutoutStore(folder)
+        store = CutoutStore(folder)  # the version first: an unknown one is one clear line
+        _check_store_records(index, pixels, store.version)
+        return store
     except FileFormatError as e:
         raise UserError(f"{what}: {e}") from e
     except (OSError, ValueError) as e:
         raise UserError(f"{what} {folder}: {e}") from e
 
 
-def _check_store_records(index, pixels):
+def _check_store_records(index, pixels, version):
     """Every record of the store's ``index`` has its bytes in ``pixels``; FileFormatError."""
     data = read_json(index, object_only=True)
     items, classes = data.get("items"), data.get("thing_classes")
@@ -197,15 +200,18 @@ def _check_store_records(index, pixels):
         try:
             h, w = (int(v) for v in r["shape"])
             start, sku = int(r["offset"]), int(r["sku"])
-            r["kept"]
+            nbytes = h * w * 4 if version == 1 else int(r["nbytes"])
+            kept = bool(r["kept"])
         except (KeyError, TypeError, ValueError) as e:
             raise FileFormatError(index, f"items[{i}]", f"not a cut-out record ({e!r})") from e
-        if h < 1 or w < 1 or start < 0 or not 0 <= sku < len(classes):
+        if h < 1 or w < 1 or start < 0 or nbytes < 0 or not 0 <= sku < len(classes):
             raise FileFormatError(index, f"items[{i}]", f"bad shape {r['shape']}, offset "
-                                  f"{start} or sku {sku}")
-        if start + h * w * 4 > size:
+                                  f"{start}, nbytes {nbytes} or sku {sku}")
+        if kept and not nbytes:
+            raise FileFormatError(index, f"items[{i}]", "a kept cut-out without pixels")
+        if start + nbytes > size:
             raise FileFormatError(pixels, f"items[{i}] ({r.get('file_name')})",
-                                  f"bytes {start}..{start + h * w * 4} lie past the file's end "
+                                  f"bytes {start}..{start + nbytes} lie past the file's end "
                                   f"({size} bytes): the store is truncated")
 
 

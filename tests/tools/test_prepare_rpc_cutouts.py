@@ -72,9 +72,14 @@ def test_masks_then_prune(run_tool, dataset, tmp_path):
     assert 1 <= len(store.kept()) == summary["kept"] <= len(store)
     assert {r["view"] for r in store.records} <= set(range(4))
     for i in range(len(store)):
-        rgba = store.get(i)
-        assert rgba.shape[2] == 4 and rgba[..., 3].any()
-        assert (rgba[..., 3] > 0).sum() <= rgba.shape[0] * rgba.shape[1]
+        assert store.has_pixels(i) == store.records[i]["kept"]  # pruned views: no pixels
+        if store.records[i]["kept"]:
+            rgba = store.get(i)
+            assert rgba.shape[2] == 4 and rgba[..., 3].any()
+            assert rgba.shape[:2] == tuple(store.records[i]["source_shape"])  # --max-scale 1
+            # cropped to the mask: every border row and column holds product pixels
+            alpha = rgba[..., 3] > 0
+            assert alpha[0].any() and alpha[-1].any() and alpha[:, 0].any() and alpha[:, -1].any()
     with open(os.path.join(out, "cutouts_report.json")) as f:
         report = json.load(f)
     assert report["theta"] == 0.45 and sum(r["images"] for r in report["skus"]) == len(store)

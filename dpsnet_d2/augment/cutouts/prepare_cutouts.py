@@ -1,6 +1,7 @@
 """
 The ``prune`` step of ``tools/prepare_rpc.py``: pose pruning on the final masks, then the cut-out
-store (:mod:`.store`) with every view, kept and pruned, and a per-SKU report.
+store (:mod:`.store`: every view indexed, pixels of the kept ones only, at most at the scale
+synthesis uses) and a per-SKU report.
 
 Outputs, in ``out``::
 
@@ -47,7 +48,11 @@ def cutout_rgba(image_bgr: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _cutout_task(args):
+    """The cut-out of one annotation (None: unreadable image, or a pruned view, ``rle`` None,
+    which is not read: the store indexes it without pixels)."""
     path, rle = args
+    if rle is None:
+        return None
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         return None
@@ -55,17 +60,21 @@ def _cutout_task(args):
 
 
 def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFAULT_THETA,
-              workers: int = 1, overwrite: bool = False) -> Dict:  # fmt: skip
+              max_scale: float = 1.0, workers: int = 1, overwrite: bool = False) -> Dict:  # fmt: skip
     """
     Pose-prune the annotations of ``masks_json`` (written by the masks step) and write the store
-    and the report into ``out``. Returns a summary: ``store``, ``report``, ``cutouts``, ``kept``,
-    ``warnings`` (list), ``skipped`` (bool: outputs were up to date). A store of other inputs or
-    settings is replaced only with ``overwrite``; a theta that keeps no view is an error.
+    and the report into ``out``; cut-outs are stored at ``min(1, max_scale)`` of their size
+    (:func:`.store.cutout_scale_cap` of the training config). Returns a summary: ``store``,
+    ``report``, ``cutouts``, ``kept``, ``warnings`` (list), ``skipped`` (bool: outputs were up to
+    date). A store of other inputs or settings is replaced only with ``overwrite``; a theta that
+    keeps no view is an error.
     """
     if not 0.0 <= theta < 1.0:
         raise UserError(f"--theta {theta}: must lie in [0, 1) (views with R > theta are kept, "
                         "R <= 1)")
-    signature = f"{file_digest(masks_json)}-{theta!r}"
+    if not max_scale > 0:
+        raise UserError(f"--max-scale {max_scale}: must be > 0")
+    signature = f"{file_digest(masks_json)}-{theta!r}-{min(1.0, float(max_scale))!r}"
     store_dir, report_path = os.path.join(out, STORE_DIR), os.path.join(out, REPORT_FILE)
     if os.path.isfile(report_path) and os.path.isdir(store_dir):
         try:
@@ -99,6 +108,7 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
             "image_id": int(a["image_id"]), "file_name": im["file_name"],
             "view": parse_view(im["file_name"]),
             "area": float(a["area"]) / float(im["width"] * im["height"]),
+            "source_shape": [round(a["bbox"][3]), round(a["bbox"][2])],
         })  # fmt: skip
     ratio, kept = prune_poses([r["area"] for r in records], [r["sku"] for r in records], theta)
     for r, q, k in zip(records, ratio, kept):
@@ -114,20 +124,21 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
     for w in warnings:
         logger.warning(w)
 
-    jobs = [(os.path.join(image_root, r["file_name"]), a["segmentation"])
+    jobs = [(os.path.join(image_root, r["file_name"]), a["segmentation"] if r["kept"] else None)
             for r, a in zip(records, anns)]  # fmt: skip
     cutouts = imap_tasks(_cutout_task, jobs, workers)
 
     def items():
         for r, rgba in tqdm(zip(records, cutouts), total=len(records), desc="cut-outs"):
-            if rgba is None:
+            if rgba is None and r["kept"]:
                 path = os.path.join(image_root, r["file_name"])
                 raise UserError(f"cannot read image {path} (image_id {r['image_id']}) while "
                                 "writing the cut-outs")  # fmt: skip
             yield r, rgba
 
     info = {"theta": theta, "signature": signature, "masks_file": os.path.abspath(masks_json)}
-    count = write_cutout_store(store_dir, items(), meta["thing_classes"], info=info)
+    count = write_cutout_store(store_dir, items(), meta["thing_classes"], info=info,
+                               max_scale=max_scale)
     report = {"theta": theta, "cutouts": count, "kept": int(kept.sum()), "skus": rows,
               "warnings": warnings}  # fmt: skip
     atomic_write_bytes(report_path, json.dumps(report, indent=1).encode())

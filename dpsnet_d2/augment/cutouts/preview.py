@@ -11,6 +11,7 @@ import numpy as np
 
 from ...utils.file_io import atomic_write_bytes
 from .store import CutoutStore
+from .prepare_cutouts import cutout_rgba
 from .prepare_masks import decode_rle
 
 __all__ = ["make_cutouts_preview"]
@@ -81,7 +82,8 @@ def make_cutouts_preview(out: str, image_root: str, path: str, num_skus: int = 4
             cmask = decode_rle(cm["rle"])[y0:y1, x0:x1] if cm else np.zeros(crop.shape[:2], bool)
             fmask = decode_rle(ann["segmentation"])[y0:y1, x0:x1]
             tiles = [_tile(crop), _tile(_overlay(crop, cmask)), _tile(_overlay(crop, fmask)),
-                     _tile(_checker(store.get(i)))]  # fmt: skip
+                     _tile(_checker(store.get(i) if store.has_pixels(i)  # pruned: not stored
+                                    else cutout_rgba(crop, fmask)))]  # fmt: skip
             group = np.concatenate(tiles, axis=1)
             label = f"{store.thing_classes[sku]} view {r['view']}  R={r['ratio']:.2f}"
             label += "  KEPT" if r["kept"] else "  PRUNED"

@@ -20,7 +20,8 @@ from .store import write_cutout_store
 __all__ = ["build_true_mask_store"]
 
 
-def build_true_mask_store(rpc_root: str, folder: str, *, max_images: int = 0) -> int:
+def build_true_mask_store(rpc_root: str, folder: str, *, max_images: int = 0,
+                          max_scale: float = 1.0) -> int:
     """
     Write a cut-out store at ``folder`` from the train split of the embedded set at ``rpc_root``
     and its true masks (true masks: embedded set only).
@@ -30,6 +31,8 @@ def build_true_mask_store(rpc_root: str, folder: str, *, max_images: int = 0) ->
             ``train2019_masks/``).
         folder: the store folder (written atomically).
         max_images: use only the first ``max_images`` train images (0: all).
+        max_scale: cut-outs are stored at ``min(1, max_scale)`` of their size
+            (:func:`.store.cutout_scale_cap`).
     Returns:
         number of cut-outs written.
     Raises:
@@ -69,4 +72,4 @@ def build_true_mask_store(rpc_root: str, folder: str, *, max_images: int = 0) ->
             }
             yield record, rgba
 
-    return write_cutout_store(folder, items(), meta["thing_classes"])
+    return write_cutout_store(folder, items(), meta["thing_classes"], max_scale=max_scale)

@@ -3,7 +3,9 @@ Pasting cut-outs onto a background: one item on top of the earlier ones under a 
 then the annotations of what stays visible (steps 2-4 of :mod:`.scene_synthesis`).
 
 Shapes: H x W is the scene (the background's size); N: products annotated in the scene. Images
-are uint8 RGB; a cut-out is h x w x 4 uint8 RGBA with alpha 0 / 255 (the cut-out store's format).
+are uint8 RGB; a cut-out is h x w x 4 uint8 RGBA with alpha 0 / 255 and RGB 0 under alpha 0 (the
+cut-out store's format), so a warped edge pixel is un-premultiplied by its alpha: its colour
+comes from the product only, never from the hidden pixels around it.
 """
 import math
 from dataclasses import dataclass, field
@@ -87,10 +89,14 @@ def _transform_cutout(rgba: np.ndarray, angle: float, scale: float):
     m[1, 2] += nh / 2.0 - h / 2.0
     out = cv2.warpAffine(rgba, m, (max(nw, 1), max(nh, 1)), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    mask = out[..., 3] >= 128
+    alpha = out[..., 3]
+    mask = alpha >= 128
     if not mask.any():
         return None
-    return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB), mask, mask.view(np.uint8)
+    rgb = cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
+    edge = mask & (alpha < 255)  # mixed with hidden (RGB 0) pixels: un-premultiply
+    rgb[edge] = np.minimum(rgb[edge] * (255.0 / alpha[edge, None]) + 0.5, 255.0).astype(np.uint8)
+    return rgb, mask, mask.view(np.uint8)
 
 
 def _covered(region: np.ndarray, mask_u8: np.ndarray, n: int) -> np.ndarray:
@@ -129,10 +135,12 @@ def _fit(rgba: np.ndarray, angle: float, scale: float, factor: float, H: int, W:
 
 
 def _find_place(stack: _Stack, rgba: np.ndarray, rng: np.random.Generator, *, scale_range,
-                rule: str, min_visible: float, max_iou: float, max_tries: int):
+                rule: str, min_visible: float, max_iou: float, max_tries: int,
+                cutout_scale: float = 1.0):
     """
     Draw a rotation, scale and up to ``max_tries`` positions for one cut-out (it shrinks by 15 %
-    every ``max_tries // 4`` refused positions) until the visibility rule accepts one.
+    every ``max_tries // 4`` refused positions) until the visibility rule accepts one. The drawn
+    scale is for the cut-out's source pixels; ``cutout_scale`` is stored / source pixels.
 
     Returns:
         (place, shrunk): place is (item, x0, y0, covered, tight) or None when nothing fitted;
@@ -141,7 +149,7 @@ def _find_place(stack: _Stack, rgba: np.ndarray, rng: np.random.Generator, *, sc
     """
     H, W = stack.label.shape
     angle = rng.uniform(0.0, 360.0)
-    scale = rng.uniform(*scale_range)
+    scale = rng.uniform(*scale_range) / cutout_scale
     shrink_every = max(1, max_tries // 4)
     item, tight, shrunk = None, None, 0
     for t in range(max_tries):
@@ -219,6 +227,7 @@ def compose_scene(
     with_masks: bool = False,
     classes: Optional[Sequence[int]] = None,
     level: str = "",
+    cutout_scales: Optional[Sequence[float]] = None,
 ) -> SynthesizedScene:
     """
     Paste ``cutouts`` (in order, each on top of the earlier ones) onto ``background``.
@@ -232,6 +241,9 @@ def compose_scene(
         with_masks: also return the visible masks.
         classes: the class id of each cut-out (default: its index in ``cutouts``).
         level: stored in the scene.
+        cutout_scales: per cut-out, its stored / source pixels (the store's ``scale``; default
+            1): ``scale_range`` is for source pixels, so a scene's geometry does not depend on
+            the resolution a store keeps.
     Returns:
         the :class:`SynthesizedScene`; its ``cutouts`` index ``cutouts``.
     """
@@ -243,7 +255,8 @@ def compose_scene(
     skipped = shrunk = 0
     for k, rgba in enumerate(cutouts):
         place, n = _find_place(stack, rgba, rng, scale_range=scale_range, rule=rule,
-                               min_visible=min_visible, max_iou=max_iou, max_tries=max_tries)
+                               min_visible=min_visible, max_iou=max_iou, max_tries=max_tries,
+                               cutout_scale=cutout_scales[k] if cutout_scales is not None else 1.0)
         shrunk += n
         if place is None:
             skipped += 1

@@ -159,12 +159,13 @@ class SceneSynthesizer:
         self._backgrounds: Dict[str, np.ndarray] = {}
         self._counters: Dict[int, List[np.ndarray]] = {}
         self.skipped = 0
+        self._warned_resolution = False
         self._check_fits()
 
     def _check_fits(self) -> None:
         """Refuse levels whose items cannot all stay ``min_visible`` visible in the scene."""
         # a cut-out's mask fills ~60 % of its crop; the scene's items are scaled by >= lo
-        areas = [0.6 * r["shape"][0] * r["shape"][1] for r in self.store.records if r["kept"]]
+        areas = [0.6 * np.prod(self.store.source_shape(i)) for i in self.store.kept()]
         mean_lo = float(np.mean(areas)) * (self.scale_range[0] * self.canvas_size
                                            / self.reference_size) ** 2
         for level, p in zip(LEVELS, self.level_probs):
@@ -176,6 +177,19 @@ class SceneSynthesizer:
                     f"need ~{need:.0f} visible pixels, the {self.canvas_size}^2 scene has "
                     f"{self.canvas_size ** 2}; lower INPUT.SYNTHESIS.SCALE_RANGE or the weight"
                 )
+
+    def _check_resolution(self, f: float) -> None:
+        """Warn once when scenes of this size scale cut-outs beyond the store's resolution cap
+        (they are then magnified: blurrier than the source)."""
+        need = min(1.0, self.scale_range[1] * f)  # beyond 1 the source itself is magnified
+        if need > self.store.max_scale * 1.001 and not self._warned_resolution:
+            self._warned_resolution = True
+            logger.warning(
+                f"[SceneSynthesizer] scenes of short side {f * self.reference_size:.0f} scale "
+                f"cut-outs up to {need:.3f}, the store {self.store.folder} keeps them at "
+                f"{self.store.max_scale:.3f}: they are magnified (write the store with the "
+                "synthesis config that trains, cutout_scale_cap)"
+            )
 
     def background(self, rng: np.random.Generator, size: Optional[int] = None,
                    max_size: int = 0) -> np.ndarray:
@@ -220,8 +234,10 @@ class SceneSynthesizer:
         ids = np.asarray([rng.choice(self.by_sku[int(s)]) for s in plan], np.int64)
         background = self.background(rng, size, max_size)
         f = min(background.shape[:2]) / self.reference_size
+        self._check_resolution(f)
         scene = compose_scene(
             background, [self.store.get(int(i)) for i in ids], rng,
+            cutout_scales=[self.store.scale(int(i)) for i in ids],
             scale_range=(self.scale_range[0] * f, self.scale_range[1] * f), rule=self.rule,
             min_visible=self.min_visible, max_iou=self.max_iou, drop_below=self.drop_below,
             max_tries=self.max_tries, with_masks=with_masks, classes=plan, level=level,

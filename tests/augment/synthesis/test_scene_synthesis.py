@@ -129,3 +129,50 @@ def test_cutout_larger_than_the_scene_is_shrunk_and_logged(true_store, caplog):
         for i in range(4):
             synth(scene_rng(0, i), size=48)
     assert synth.skipped > 0 and "shrunk to fit" in caplog.text
+
+
+def _first_format_copy(store, folder):
+    """``store`` (full scale) rewritten in the first store format: raw RGBA, version 1."""
+    import json
+    import os
+
+    os.makedirs(folder)
+    records, offset = [], 0
+    with open(os.path.join(folder, "pixels.bin"), "wb") as f:
+        for i, r in enumerate(store.records):
+            rgba = store.get(i)
+            f.write(rgba.tobytes())
+            keep = {k: v for k, v in r.items() if k not in ("nbytes", "scale", "source_shape")}
+            records.append({**keep, "offset": offset, "shape": list(rgba.shape[:2])})
+            offset += rgba.nbytes
+    with open(os.path.join(folder, "index.json"), "w") as f:
+        json.dump({"version": 1, "thing_classes": store.thing_classes, "items": records}, f)
+    return CutoutStore(folder)
+
+
+def test_scenes_from_a_first_format_store_and_from_a_capped_one(true_store, tiny_embedded_root,
+                                                                 tmp_path, caplog):
+    from dpsnet_d2.augment import build_true_mask_store
+
+    old = _first_format_copy(true_store, str(tmp_path / "old"))
+    # the cap of these scenes: scale range 0.45-0.75 at reference size = scene size
+    build_true_mask_store(tiny_embedded_root, str(tmp_path / "capped"), max_scale=0.75)
+    half = CutoutStore(str(tmp_path / "capped"))
+    same = 0
+    for seed in range(6):
+        a = _synth(true_store)(scene_rng(seed, 0), with_masks=True)
+        b = _synth(old)(scene_rng(seed, 0), with_masks=True)
+        # the first format gives the very same scenes (lossless store, same geometry)
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        c = _synth(half)(scene_rng(seed, 0), with_masks=True)
+        assert c.image.shape == a.image.shape and (c.visible >= 0.5).all()
+        if c.classes.tolist() == a.classes.tolist():  # same plan and items
+            same += 1
+            # geometry kept (scale / stored scale) until a +-1 px size changes a drawn position
+            assert np.abs(c.boxes[0] - a.boxes[0]).max() <= 3
+    assert same >= 4
+    assert "magnified" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        _synth(half)(scene_rng(0, 0), size=2 * SIZE)  # needs more than the store keeps
+    assert "magnified" in caplog.text
