@@ -57,6 +57,7 @@ from dpsnet_d2.utils.cli import (
     check_output_dir,
     check_output_file,
     error_line,
+    float_in,
     int_at_least,
     run_cli,
 )

@@ -61,7 +61,7 @@ def test_synthesize_takes_store_canvas_and_scale_from_the_rpc_config(tool):
                          REPO / "configs" / "RPC" / "dpsnet_R_50_FPN.yaml"])
     kwargs = synthesizer_settings(cfg)
     assert cfg.INPUT.SYNTHESIS.CUTOUT_STORE == "./output/rpc/cutouts/cutouts"
-    assert (kwargs["canvas_size"], kwargs["reference_size"]) == (1815, 1815)
+    assert (kwargs["canvas_size"], kwargs["reference_size"]) == (800, 1815)
     assert kwargs["scale_range"] == [0.4, 0.7]
     plain = _config(tool, ["synthesize", "--num", "1", "--store", "s", "--seed", "4"])
     assert synthesizer_settings(plain)["canvas_size"] == 512 and synthesis_seed(plain) == 4
