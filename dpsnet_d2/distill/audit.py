@@ -6,13 +6,13 @@ in the training path imports this module; it reads ground truth only to measure.
 Shape shorthand — P: pseudo boxes of one image, G: ground-truth boxes of one image.
 """
 import os
-import re
 from typing import Dict, List
 
 import numpy as np
 
 from ..evaluation.view_metrics import match_detections
 from ..utils.cli import FileFormatError, read_json
+from .report import stage_folders
 
 __all__ = ["AUDIT_FILE", "audit_label_file", "audit_markdown", "audit_run", "match_image"]
 
@@ -21,8 +21,6 @@ AUDIT_FILE = "audit.json"
 
 # The label files a distillation stage writes, audited in this order.
 LABEL_FILES = ("pseudo_labels.json", "refined_labels.json")
-# Stage folders of a run: round_<r> (r a number; round_0.bak/ and the like are not stages).
-_ROUND = re.compile(r"round_(\d+)")
 
 
 def _by_image(data: Dict, path: str) -> Dict[int, List[Dict]]:
@@ -95,10 +93,7 @@ def audit_run(output_dir: str, truth_json: str, iou_threshold: float = 0.5) -> L
     """Audit every label file of every stage folder of a distillation run, in stage order."""
     truth = read_json(truth_json)
     _by_image(truth, truth_json)
-    rounds = [(int(m.group(1)), m.group(0)) for m in map(_ROUND.fullmatch, os.listdir(output_dir))
-              if m and os.path.isdir(os.path.join(output_dir, m.group(0)))]
-    stages = [os.path.join(output_dir, name) for _, name in sorted(rounds)]
-    stages += [p for p in [os.path.join(output_dir, "refine")] if os.path.isdir(p)]
+    stages = [os.path.join(output_dir, name) for name in stage_folders(output_dir)]
     rows = []
     for folder in stages:
         for name in LABEL_FILES:

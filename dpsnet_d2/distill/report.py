@@ -8,12 +8,19 @@ import json
 import os
 from typing import Dict, List, Optional, Sequence
 
-__all__ = ["eval_metric", "read_stage_summaries", "summary_markdown", "progress_png"]
+__all__ = ["eval_metric", "read_stage_summaries", "stage_folders", "summary_markdown",
+           "progress_png"]
 
 
-def _stage_order(name: str):
-    """round_0, round_1, ..., round_10, then refine."""
-    return (1, 0) if name == "refine" else (0, int(name.split("_", 1)[1]))
+def stage_folders(output_dir: str) -> List[str]:
+    """
+    The stage folders of a distillation run in order: ``round_0``, ``round_1``, ...,
+    ``round_10``, then ``refine`` (``round_0.bak/`` and the like are not stages).
+    """
+    names = [n for n in os.listdir(output_dir)
+             if (n == "refine" or (n.startswith("round_") and n[6:].isdigit()))
+             and os.path.isdir(os.path.join(output_dir, n))]
+    return sorted(names, key=lambda n: (1, 0) if n == "refine" else (0, int(n[6:])))
 
 
 def read_stage_summaries(output_dir: str) -> List[Dict]:
@@ -24,11 +31,10 @@ def read_stage_summaries(output_dir: str) -> List[Dict]:
     (``pseudo_labels.json``; ``refined_labels.json`` in ``refine/``) under the key
     ``"audit"``. Stages without a summary yet are left out.
     """
-    names = [n for n in os.listdir(output_dir)
-             if (n == "refine" or (n.startswith("round_") and n[6:].isdigit()))
-             and os.path.isfile(os.path.join(output_dir, n, "round_summary.json"))]
+    names = [n for n in stage_folders(output_dir)
+             if os.path.isfile(os.path.join(output_dir, n, "round_summary.json"))]
     summaries = []
-    for name in sorted(names, key=_stage_order):
+    for name in names:
         with open(os.path.join(output_dir, name, "round_summary.json")) as f:
             summary = json.load(f)
         audit = os.path.join(output_dir, name, "audit.json")
