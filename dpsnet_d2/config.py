@@ -172,6 +172,10 @@ def add_dpsnet_config(cfg):
     # Pose pruning: a view of a SKU is kept when its mask area over the SKU's largest one is
     # above this (published 0.45).
     cfg.CUTOUTS.POSE_THETA = 0.45
+    # How the store keeps a cut-out's pixels (augment/cutouts/store.py): "webp" (lossless, the
+    # smallest), "png", or "raw" (uncompressed RGBA: ~5x the bytes of WebP, no decoding when
+    # synthesis reads it; the RPC configs' choice, BENCHMARKS.md "The compact cut-out store").
+    cfg.CUTOUTS.ENCODING = "webp"
     # Coarse masks by classical image processing (augment/cutouts/background_removal.py); lengths
     # are fractions of the crop's longer side.
     cfg.CUTOUTS.COARSE = CN()

@@ -13,7 +13,8 @@ and a preview picture.
     # docs/synthesis_preview.jpg: cut-outs -> synthesized scenes -> real checkout scenes
     python tools/benchmark_synthesis.py preview --store DIR --rpc-root datasets/synthetic_rpc
 
-All build the mapper from configs/Synthetic/dpsnet_R_18_synth_cpu.yaml plus trailing ``KEY VALUE``
+All build the mapper from configs/Synthetic/dpsnet_R_18_synth_cpu.yaml (or ``--config-file``, e.g.
+configs/RPC/dpsnet_R_50_FPN.yaml: RPC's scales on a generated counter) plus trailing ``KEY VALUE``
 overrides (``--opts`` is a deprecated alias).
 """
 import argparse
@@ -47,10 +48,10 @@ STAGES = {
 }
 
 
-def build_mapper(store, size, level, opts=()):
+def build_mapper(store, size, level, opts=(), config_file=CONFIG):
     weights = ["0.0"] * len(LEVELS)
     weights[LEVELS.index(level)] = "1.0"
-    cfg = get_dpsnet_cfg(CONFIG, [
+    cfg = get_dpsnet_cfg(config_file, [
         "INPUT.SYNTHESIS.CUTOUT_STORE", store,
         "INPUT.SYNTHESIS.CANVAS_SIZE", str(size),
         "INPUT.SYNTHESIS.LEVEL_WEIGHTS", f"[{', '.join(weights)}]",
@@ -85,7 +86,7 @@ def _stage_times(stats: pstats.Stats, num: int):
 def run_speed(args):
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    _, mapper = build_mapper(args.store, args.size, args.level, args.opts)
+    _, mapper = build_mapper(args.store, args.size, args.level, args.opts, args.config_file)
     records = synthesis_records(args.num + 5)
     for r in records[:5]:  # warm-up (memory map, first allocations)
         mapper(r)
@@ -158,6 +159,9 @@ def main(argv=None):
     for name in ("speed", "sizes", "preview"):
         p = sub.add_parser(name)
         p.add_argument("--store", required=True, help="cut-out store folder")
+        p.add_argument("--config-file", default=CONFIG, metavar="FILE",
+                       help="the config whose synthesis settings are used (default: "
+                       "configs/Synthetic/dpsnet_R_18_synth_cpu.yaml)")
         p.add_argument("--num", type=int, default=100, help="scenes")
         add_deprecated_alias(p, "--opts", "trailing KEY VALUE pairs", dest="legacy_opts",
                              nargs="*", default=[])
@@ -175,7 +179,8 @@ def main(argv=None):
         p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
     args.opts = list(args.legacy_opts) + list(args.opts)
-    for path in [args.store] + list(getattr(args, "json", [])) + [getattr(args, "rpc_root", "")]:
+    for path in [args.store, args.config_file] + list(getattr(args, "json", [])) + [
+            getattr(args, "rpc_root", "")]:
         if path and not os.path.exists(path):
             parser.error(f"{path}: does not exist")
     return {"speed": run_speed, "sizes": run_sizes, "preview": run_preview}[args.command](args)

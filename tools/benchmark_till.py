@@ -6,12 +6,19 @@ Python model; the traced export of tools/export_model.py).
 
     python tools/benchmark_till.py --threads 2 --repeats 2 \
         --configs configs/Synthetic/dpsnet_R_18_cpu.yaml configs/RPC/dpsnet_R_50_FPN.yaml \
-        [--image PHOTO] [--size 800] [--output till.json] [KEY VALUE ...]
+        [--image PHOTO] [--sizes 800 640] [--output till.json] [KEY VALUE ...]
 
-Untrained weights (MODEL.WEIGHTS is emptied): latency only. Each timing covers resizing the
-photo to ``--size`` (INPUT.MIN_SIZE_TEST; MAX_SIZE_TEST 1333), the model and the
-post-processing; median of ``--repeats`` after one warm-up call. Trailing KEY VALUE pairs
-override every config.
+    # the accuracy cost of each option: a trained model on a labelled RPC-format split
+    python tools/benchmark_till.py --configs CFG --weights model_final.pth \
+        --eval-dataset synth_rpc_val --sizes 320 256 --precisions fp32 bf16 [KEY VALUE ...]
+
+Without --weights the weights are untrained (MODEL.WEIGHTS is emptied): latency only. Each
+timing covers resizing the photo to the size (INPUT.MIN_SIZE_TEST; MAX_SIZE_TEST 1333 or the
+size), the model and the post-processing; median of ``--repeats`` after one warm-up call. With
+--eval-dataset every (config, size, precision) is also evaluated on that split with the RPC
+protocol (the Python model under the same autocast): averaged-level cAcc, mCIoU, ACD (sweep and
+fixed threshold) and mAP50 beside the latency. Trailing KEY VALUE pairs override every config
+(e.g. MODEL.RPN.POST_NMS_TOPK_TEST 300: fewer proposals).
 """
 import argparse
 import json
@@ -80,12 +87,38 @@ def till_timings(cfg, photo: np.ndarray, precisions, repeats: int):
     return results
 
 
+def till_accuracy(cfg, weights: str, dataset: str, precision: str):
+    """{metric: value} of the averaged level (RPC protocol) of ``weights`` on ``dataset`` under
+    ``precision`` (bf16: CPU autocast, as the till would run it)."""
+    import tempfile
+
+    from detectron2.evaluation import inference_on_dataset
+
+    from dpsnet_d2.engine import DPSNetCheckpointer, DPSNetTrainer
+
+    model = build_model(cfg).eval()
+    DPSNetCheckpointer(model).load(weights)
+    loader = DPSNetTrainer.build_test_loader(cfg, dataset)
+    with tempfile.TemporaryDirectory() as folder:
+        evaluator = DPSNetTrainer.build_evaluator(cfg, dataset, output_folder=folder)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            flat = inference_on_dataset(model, loader, evaluator)["rpc"]
+    keys = {"sweep cAcc": "averaged/sweep/cAcc", "fixed cAcc": "averaged/fixed/cAcc",
+            "sweep mCIoU": "averaged/sweep/mCIoU", "sweep ACD": "averaged/sweep/ACD",
+            "mAP50": "averaged/mAP50"}
+    return {name: flat.get(key) for name, key in keys.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", required=True)
     parser.add_argument("--image", help="a checkout photo (default: noise, 1815 x 1815)")
-    parser.add_argument("--size", type=int_at_least(32), default=800,
-                        help="INPUT.MIN_SIZE_TEST of every config")
+    parser.add_argument("--sizes", "--size", type=int_at_least(32), nargs="+", default=[800],
+                        help="INPUT.MIN_SIZE_TEST values to time (and evaluate)")
+    parser.add_argument("--weights", help="trained weights for every config (default: untrained)")
+    parser.add_argument("--eval-dataset", metavar="NAME",
+                        help="a registered labelled RPC-format split: also the accuracy per "
+                        "option (needs --weights)")
     parser.add_argument("--threads", type=int_at_least(1), default=2)
     parser.add_argument("--repeats", type=int_at_least(1), default=2)
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"),
@@ -105,22 +138,36 @@ def main(argv=None):
     else:
         photo = np.random.default_rng(0).integers(0, 256, (1815, 1815, 3), dtype=np.uint8)
     precisions = [p for p in args.precisions if p == "fp32" or cpu_has_bf16()]
+    if args.eval_dataset and not args.weights:
+        raise UserError("--eval-dataset needs --weights (a trained model)")
+    if args.weights:
+        check_input_file(args.weights, "--weights")
     torch.set_num_threads(args.threads)
     rows = []
     print(f"CPU: {cpu_model()}, {args.threads} threads, photo {photo.shape[1]}x{photo.shape[0]}"
-          f" -> {args.size} px, median of {args.repeats}")
+          f" -> {args.sizes} px, median of {args.repeats}")
     for config in configs:
-        cfg = get_dpsnet_cfg(config, [
-            "MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", str(args.size),
-            "INPUT.MAX_SIZE_TEST", str(max(1333, args.size)), *args.opts])
-        print(config, flush=True)
-        for (runtime, precision), seconds in till_timings(
-                cfg, photo, precisions, args.repeats).items():
-            rows.append({"config": config, "runtime": runtime, "precision": precision,
-                         "seconds": round(seconds, 3)})
+        for size in args.sizes:
+            cfg = get_dpsnet_cfg(config, [
+                "MODEL.WEIGHTS", args.weights or "", "MODEL.DEVICE", "cpu",
+                "INPUT.MIN_SIZE_TEST", str(size), "INPUT.MAX_SIZE_TEST",
+                str(max(1333, size)), *args.opts])
+            print(f"{config} at {size} px", flush=True)
+            for (runtime, precision), seconds in till_timings(
+                    cfg, photo, precisions, args.repeats).items():
+                rows.append({"config": config, "size": size, "runtime": runtime,
+                             "precision": precision, "seconds": round(seconds, 3)})
+            for precision in precisions if args.eval_dataset else ():
+                metrics = till_accuracy(cfg, args.weights, args.eval_dataset, precision)
+                print(f"  {args.eval_dataset} {precision}: " + ", ".join(
+                    f"{k} {v:.2f}" for k, v in metrics.items() if v is not None), flush=True)
+                for row in rows:
+                    if (row["config"], row["size"], row["precision"]) == (config, size, precision):
+                        row.update(metrics, dataset=args.eval_dataset)
     if args.output:
         atomic_write_bytes(args.output, json.dumps(
-            {"cpu": cpu_model(), "threads": args.threads, "size": args.size, "rows": rows},
+            {"cpu": cpu_model(), "threads": args.threads, "weights": args.weights or "",
+             "rows": rows},
             indent=2).encode())
     return 0
 

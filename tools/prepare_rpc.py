@@ -149,7 +149,7 @@ def run_prune(args):
     if max_scale is None:
         max_scale = min(1.0, cutout_scale_cap(cfg)) if args.config_file else 1.0
     print(json.dumps(run(masks, image_root, out, theta=cfg.CUTOUTS.POSE_THETA,
-                         max_scale=max_scale, workers=args.workers,
+                         max_scale=max_scale, encoding=cfg.CUTOUTS.ENCODING, workers=args.workers,
                          overwrite=args.overwrite)))  # fmt: skip
     if args.preview:
         from dpsnet_d2.augment.cutouts.preview import make_cutouts_preview

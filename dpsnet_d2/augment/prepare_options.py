@@ -20,6 +20,7 @@ import torch
 from ..config import get_dpsnet_cfg
 from ..utils.cli import UserError, float_in, int_at_least
 from .cutouts.prepare_cutouts import STORE_DIR
+from .cutouts.store import ENCODINGS
 from .cutouts.settings import METHODS
 from .synthesis.compose import RULES
 
@@ -61,7 +62,9 @@ SHORTCUTS: Dict[str, List[Shortcut]] = {
                  _COUNT),
     ],
     "prune": [Shortcut("--theta", "CUTOUTS.POSE_THETA", "keep views with R above this",
-                       float_in(0.0, 1.0, high_open=True))],
+                       float_in(0.0, 1.0, high_open=True)),
+              Shortcut("--encoding", "CUTOUTS.ENCODING", "how the store keeps pixels (raw: ~5x "
+                       "the bytes, faster synthesis)", choices=sorted(ENCODINGS))],
     "synthesize": [
         Shortcut("--store", _S + "CUTOUT_STORE", "cut-out store folder"),
         Shortcut("--seed", _S + "SEED", "scene i comes from (seed, i); the config's -1: its SEED "

@@ -171,8 +171,8 @@ def check_store_integrity(folder, what="cut-out store"):
     A cut-out store is whole (see :mod:`dpsnet_d2.augment.cutouts.store`): ``index.json``
     parses, its version is one this reader knows, and every record has a ``shape`` and an
     ``offset`` whose bytes (``nbytes`` of an encoded image; h x w x 4 raw bytes in a first-format
-    store) lie inside ``pixels.bin``; a kept record has pixels. Errors name ``what``, the store's
-    file and the record. Returns the opened :class:`CutoutStore`.
+    or "raw" store) lie inside ``pixels.bin``; a kept record has pixels. Errors name ``what``,
+    the store's file and the record. Returns the opened :class:`CutoutStore`.
     """
     index, pixels = os.path.join(folder, INDEX_FILE), os.path.join(folder, PIXELS_FILE)
     for path in (index, pixels):
@@ -181,7 +181,7 @@ def check_store_integrity(folder, what="cut-out store"):
                             "tools/prepare_rpc.py prune writes one)")
     try:
         store = CutoutStore(folder)  # the version first: an unknown one is one clear line
-        _check_store_records(index, pixels, store.version)
+        _check_store_records(index, pixels, store.version, store.encoding)
         return store
     except FileFormatError as e:
         raise UserError(f"{what}: {e}") from e
@@ -189,7 +189,7 @@ def check_store_integrity(folder, what="cut-out store"):
         raise UserError(f"{what} {folder}: {e}") from e
 
 
-def _check_store_records(index, pixels, version):
+def _check_store_records(index, pixels, version, encoding):
     """Every record of the store's ``index`` has its bytes in ``pixels``; FileFormatError."""
     data = read_json(index, object_only=True)
     items, classes = data.get("items"), data.get("thing_classes")
@@ -209,6 +209,9 @@ def _check_store_records(index, pixels, version):
                                   f"{start}, nbytes {nbytes} or sku {sku}")
         if kept and not nbytes:
             raise FileFormatError(index, f"items[{i}]", "a kept cut-out without pixels")
+        if encoding == "raw" and nbytes and nbytes != h * w * 4:
+            raise FileFormatError(index, f"items[{i}]", f"{nbytes} raw bytes for a {h} x {w} "
+                                  "RGBA cut-out")
         if start + nbytes > size:
             raise FileFormatError(pixels, f"items[{i}] ({r.get('file_name')})",
                                   f"bytes {start}..{start + nbytes} lie past the file's end "

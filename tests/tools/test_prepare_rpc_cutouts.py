@@ -4,6 +4,7 @@ import os
 import shutil
 
 import cv2
+import numpy as np
 import pytest
 
 from dpsnet_d2.augment.cutouts import prepare_masks
@@ -86,6 +87,16 @@ def test_masks_then_prune(run_tool, dataset, tmp_path):
     # a second run skips both steps
     code, stdout, _ = _prune(run_tool, dataset, out)
     assert code == 0 and _summary(stdout)["skipped"] is True
+    # another encoding is another store: refused without --overwrite, then the same pixels raw
+    webp = {int(i): store.get(int(i)) for i in store.kept()}
+    code, _, stderr = _prune(run_tool, dataset, out, "--encoding", "raw")
+    assert code != 0 and "other inputs or settings" in stderr
+    code, stdout, _ = _prune(run_tool, dataset, out, "--encoding", "raw", "--overwrite")
+    assert code == 0 and _summary(stdout)["skipped"] is False
+    raw = CutoutStore(os.path.join(out, "cutouts"))
+    assert raw.encoding == "raw" and raw.kept().tolist() == sorted(webp)
+    for i, rgba in webp.items():
+        np.testing.assert_array_equal(raw.get(i), rgba)
 
 
 def test_resumes_after_a_kill_between_steps(run_tool, dataset, tmp_path, monkeypatch):

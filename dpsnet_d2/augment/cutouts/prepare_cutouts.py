@@ -25,7 +25,7 @@ from ...data.datasets.rpc_records import RPCFormatError
 from ...utils.cli import UserError, read_json
 from ...utils.file_io import atomic_write_bytes
 from ...utils.parallel import imap_tasks
-from .store import CutoutStore, write_cutout_store
+from .store import ENCODINGS, CutoutStore, write_cutout_store
 from .pose_pruning import DEFAULT_THETA, parse_view, prune_poses, pruning_report
 from .prepare_masks import decode_rle, file_digest
 
@@ -60,11 +60,13 @@ def _cutout_task(args):
 
 
 def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFAULT_THETA,
-              max_scale: float = 1.0, workers: int = 1, overwrite: bool = False) -> Dict:  # fmt: skip
+              max_scale: float = 1.0, encoding: str = "webp", workers: int = 1,
+              overwrite: bool = False) -> Dict:  # fmt: skip
     """
     Pose-prune the annotations of ``masks_json`` (written by the masks step) and write the store
     and the report into ``out``; cut-outs are stored at ``min(1, max_scale)`` of their size
-    (:func:`.store.cutout_scale_cap` of the training config). Returns a summary: ``store``,
+    (:func:`.store.cutout_scale_cap` of the training config) in ``encoding`` (:data:`.store.
+    ENCODINGS`). Returns a summary: ``store``,
     ``report``, ``cutouts``, ``kept``, ``warnings`` (list), ``skipped`` (bool: outputs were up to
     date). A store of other inputs or settings is replaced only with ``overwrite``; a theta that
     keeps no view is an error.
@@ -74,7 +76,11 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
                         "R <= 1)")
     if not max_scale > 0:
         raise UserError(f"--max-scale {max_scale}: must be > 0")
+    if encoding not in ENCODINGS:
+        raise UserError(f"encoding {encoding!r}: choose one of {sorted(ENCODINGS)}")
     signature = f"{file_digest(masks_json)}-{theta!r}-{min(1.0, float(max_scale))!r}"
+    if encoding != "webp":  # the first compact stores were all WebP: their signatures hold
+        signature += f"-{encoding}"
     store_dir, report_path = os.path.join(out, STORE_DIR), os.path.join(out, REPORT_FILE)
     if os.path.isfile(report_path) and os.path.isdir(store_dir):
         try:
@@ -138,7 +144,7 @@ def run_prune(masks_json: str, image_root: str, out: str, *, theta: float = DEFA
 
     info = {"theta": theta, "signature": signature, "masks_file": os.path.abspath(masks_json)}
     count = write_cutout_store(store_dir, items(), meta["thing_classes"], info=info,
-                               max_scale=max_scale)
+                               max_scale=max_scale, encoding=encoding)
     report = {"theta": theta, "cutouts": count, "kept": int(kept.sum()), "skus": rows,
               "warnings": warnings}  # fmt: skip
     atomic_write_bytes(report_path, json.dumps(report, indent=1).encode())

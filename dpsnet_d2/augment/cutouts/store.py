@@ -6,8 +6,8 @@ Layout of a store folder::
 
     index.json    {"version": 2, "encoding": "webp", "max_scale": s, "thing_classes": [...],
                    "items": [record, ...], "info": {...}}
-    pixels.bin    every stored cut-out as one encoded image (lossless WebP, or PNG), one after
-                  another
+    pixels.bin    every stored cut-out as one encoded image (lossless WebP or PNG) or as its raw
+                  RGBA bytes ("raw"), one after another
 
 A record: ``sku`` (contiguous class id), ``category_id`` (the dataset's id), ``image_id``,
 ``file_name`` (source image), ``view`` (viewpoint index within the SKU, or -1), ``area`` (mask
@@ -28,12 +28,13 @@ What makes it compact (measured in BENCHMARKS.md, "The compact cut-out store"):
   beyond that scale are never seen. :func:`cutout_scale_cap` computes it from a config; a cut-out
   is stored at ``scale = min(1, cap)`` of its source size and synthesis scales it by
   ``drawn scale / scale``, so a scene keeps its geometry;
-* **lossless compression**: WebP lossless through OpenCV (or PNG). Colour is defined where alpha
+* **lossless compression** (``CUTOUTS.ENCODING``): WebP lossless through OpenCV (or PNG), or none
+  ("raw": ~5x the bytes, no decoding on read, the faster synthesis). Colour is defined where alpha
   is 255 only; readers get RGB 0 under alpha 0 (the encoder may change those hidden pixels).
 
-Reads decode one small image (~1 ms for an 800 px scene's cut-out) from the memory-mapped
-``pixels.bin``; the map is opened lazily in each data-loader worker after fork. A store of the
-first format (version 1: raw RGBA bytes, every view, full resolution) still loads.
+Reads decode one small image (~0.8 ms as WebP for an 800 px scene's cut-out; "raw" is a copy)
+from the memory-mapped ``pixels.bin``; the map is opened lazily in each data-loader worker after
+fork. A store of the first format (version 1: raw RGBA bytes, every view, full resolution) still loads.
 """
 import json
 import os
@@ -55,9 +56,11 @@ PIXELS_FILE = "pixels.bin"
 _VERSION = 2
 _RAW_VERSION = 1  # the first format: raw RGBA, still read
 _RECORD_KEYS = ("sku", "category_id", "image_id", "file_name", "view", "area", "ratio", "kept")
-# encoding -> (OpenCV extension, encoder flags); WebP quality > 100 is lossless
+# encoding -> (OpenCV extension, encoder flags); WebP quality > 100 is lossless; "raw": the
+# RGBA bytes as they are (h x w x 4), no decoding on read
 ENCODINGS = {"webp": (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]),
-             "png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3])}
+             "png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]),
+             "raw": None}
 
 
 def scale_cap(scale_range: Sequence[float], reference_size: int, scene_sizes: Iterable[int]) -> float:
@@ -107,6 +110,8 @@ def compact_cutout(rgba: np.ndarray, max_scale: float = 1.0) -> Tuple[np.ndarray
 
 
 def _encode(rgba: np.ndarray, encoding: str) -> bytes:
+    if encoding == "raw":
+        return np.ascontiguousarray(rgba).tobytes()
     ext, flags = ENCODINGS[encoding]
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA), flags)
     if not ok:
@@ -153,7 +158,8 @@ def write_cutout_store(
         info: JSON-serialisable dict stored as the index's ``info`` (default empty).
         max_scale: the largest scale synthesis will use (:func:`cutout_scale_cap`); cut-outs are
             stored at ``min(1, max_scale)`` of their size.
-        encoding: "webp" (lossless) or "png".
+        encoding: "webp" (lossless, the smallest), "png" or "raw" (uncompressed RGBA: about 5x
+            the bytes of WebP, read without decoding; BENCHMARKS.md has both).
     Returns:
         number of records written (kept and pruned).
     """
@@ -271,11 +277,11 @@ class CutoutStore:
             self._pixels = np.memmap(os.path.join(self.folder, PIXELS_FILE), dtype=np.uint8, mode="r")
         r = self.records[i]
         h, w = r["shape"]
-        if self.version == _RAW_VERSION:
-            rgba = np.array(self._pixels[r["offset"] : r["offset"] + h * w * 4]).reshape(h, w, 4)
-        elif not r["nbytes"]:
+        if not self.has_pixels(i):
             raise ValueError(f"{self.folder}: items[{i}] ({r['file_name']}) is a view pose pruning "
                              "dropped: its pixels are not stored")
+        elif self.encoding == "raw":  # a first-format store, or version 2 without compression
+            rgba = np.array(self._pixels[r["offset"] : r["offset"] + h * w * 4]).reshape(h, w, 4)
         else:
             bgra = cv2.imdecode(self._pixels[r["offset"] : r["offset"] + r["nbytes"]],
                                 cv2.IMREAD_UNCHANGED)
@@ -285,5 +291,5 @@ class CutoutStore:
                 raise ValueError(f"{os.path.join(self.folder, PIXELS_FILE)}: items[{i}] "
                                  f"({r['file_name']}) does not decode to {h} x {w} RGBA")
             rgba = cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
-        np.bitwise_and(rgba[..., :3], rgba[..., 3:], out=rgba[..., :3])  # alpha is 0 / 255
-        return rgba
+        # RGB 0 where alpha is 0 (the encoder may have changed hidden pixels)
+        return cv2.bitwise_and(rgba, rgba, mask=cv2.extractChannel(rgba, 3))

@@ -42,6 +42,31 @@ def light_field(rng: np.random.Generator, cells: int = _FIELD_CELLS) -> np.ndarr
     return np.clip(field, 0.35, 1.5).astype(np.float32)
 
 
+# Standard normal draws shared by every look of a process (grown to the largest image seen);
+# a look reads a window of it at an offset drawn from its noise seed.
+_NOISE_MARGIN = 256
+_noise_cache = {"bank": np.zeros((0, 0, 3), np.float32)}
+
+
+def _noise_bank(h: int, w: int) -> np.ndarray:
+    """(>= h + margin) x (>= w + margin) x 3 float32 standard normal draws, the same in every
+    process (fixed seed); drawing them per image cost more than the rest of the look."""
+    bank = _noise_cache["bank"]
+    if bank.shape[0] < h + _NOISE_MARGIN or bank.shape[1] < w + _NOISE_MARGIN:
+        side = max(h, w, bank.shape[0] - _NOISE_MARGIN, 512) + _NOISE_MARGIN
+        bank = np.random.default_rng(0x5E75).standard_normal((side, side, 3), np.float32)
+        _noise_cache["bank"] = bank
+    return bank
+
+
+def _noise_window(h: int, w: int, seed: int) -> np.ndarray:
+    """An h x w x 3 window of :func:`_noise_bank` at an offset drawn from ``seed`` (a view: do
+    not modify)."""
+    bank = _noise_bank(h, w)
+    y, x = (int(v) for v in np.random.default_rng(seed).integers(0, _NOISE_MARGIN + 1, size=2))
+    return bank[y : y + h, x : x + w]
+
+
 class CheckoutCameraTransform(T.Transform):
     """
     Apply one camera look to an image: light field, colour cast, gamma, blur, noise, JPEG.
@@ -64,18 +89,31 @@ class CheckoutCameraTransform(T.Transform):
         self._set_attributes(locals())
 
     def apply_image(self, img: np.ndarray) -> np.ndarray:
-        """H x W x 3 uint8 -> H x W x 3 uint8."""
+        """
+        H x W x 3 uint8 -> H x W x 3 uint8. The tone curve is applied before the gains (``(x g)^
+        gamma = x^gamma g^gamma``, and clipping to [0, 1] commutes with it), so the power runs on a
+        256-entry table and on the coarse light field instead of on every pixel; the sensor noise
+        is a window of a per-process bank of normal draws (:func:`_noise_bank`).
+        """
         h, w = img.shape[:2]
-        out = img.astype(np.float32) / 255.0
-        field = cv2.resize(self.field, (w, h), interpolation=cv2.INTER_LINEAR)
-        out *= field[..., None] * self.cast.reshape(1, 1, 3).astype(np.float32)
-        out = np.power(np.clip(out, 0.0, 1.0), self.gamma, dtype=np.float32)
+        # per channel: 255 (v / 255 x cast)^gamma for v = 0..255, a 1 x 256 x 3 table
+        tone = np.power(np.arange(256, dtype=np.float64)[:, None] / 255.0
+                        * self.cast.astype(np.float64)[None, :], self.gamma) * 255.0
+        out = cv2.LUT(np.ascontiguousarray(img), tone.astype(np.float32)[None])  # float32
+        field = cv2.resize(np.power(self.field, self.gamma, dtype=np.float32), (w, h),
+                           interpolation=cv2.INTER_LINEAR)
+        out = cv2.multiply(out, cv2.merge([field, field, field]))
+        np.minimum(out, 255.0, out=out)
         if self.blur_sigma > 0.3:
             out = cv2.GaussianBlur(out, (0, 0), self.blur_sigma)
-        if self.noise_std > 0:
-            noise = np.random.default_rng(self.noise_seed).standard_normal(out.shape, np.float32)
-            out += self.noise_std * noise * (0.4 + 0.6 * out)
-        out = (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        if self.noise_std > 0:  # std grows with the signal: noise_std (0.4 + 0.6 x) on [0, 1]
+            noise = out * np.float32(0.6 * self.noise_std)
+            noise += np.float32(0.4 * 255.0 * self.noise_std)
+            noise *= _noise_window(h, w, self.noise_seed)
+            out += noise
+        np.clip(out, 0.0, 255.0, out=out)
+        out += 0.5
+        out = out.astype(np.uint8)
         if self.jpeg_quality > 0:
             ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(self.jpeg_quality)])
             if ok:

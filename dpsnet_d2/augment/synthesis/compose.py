@@ -93,9 +93,10 @@ def _transform_cutout(rgba: np.ndarray, angle: float, scale: float):
     mask = alpha >= 128
     if not mask.any():
         return None
-    rgb = cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
-    edge = mask & (alpha < 255)  # mixed with hidden (RGB 0) pixels: un-premultiply
-    rgb[edge] = np.minimum(rgb[edge] * (255.0 / alpha[edge, None]) + 0.5, 255.0).astype(np.uint8)
+    # edge pixels are mixed with hidden (RGB 0) ones: un-premultiply, rgb x 255 / alpha (where
+    # alpha is 255 this is the identity; below 128 the pixel is not pasted)
+    rgb = cv2.divide(cv2.cvtColor(out, cv2.COLOR_RGBA2RGB), cv2.merge([alpha, alpha, alpha]),
+                     scale=255.0)
     return rgb, mask, mask.view(np.uint8)
 
 

@@ -38,6 +38,7 @@ Backgrounds: photos of the empty counter from a folder (resized so the short sid
 import glob
 import logging
 import os
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -120,6 +121,7 @@ class SceneSynthesizer:
         drop_below: float = 0.5,
         max_tries: int = 40,
         background_dir: str = "",
+        background_cache_mb: float = 256.0,
     ):
         """
         Args:
@@ -130,6 +132,8 @@ class SceneSynthesizer:
             canvas_size: side of generated counters / short side of background photos.
             rule, min_visible, max_iou, drop_below, max_tries: see the module docstring.
             background_dir: folder of empty-counter photos; "" generates plain counters.
+            background_cache_mb: photos kept decoded and resized per process (MiB, least
+                recently used dropped first; at least one is kept).
         Raises:
             ValueError: an empty store, bad weights / ranges, or levels that cannot fit (the
                 items of the largest level, at ``min_visible``, would need more than the scene).
@@ -156,7 +160,10 @@ class SceneSynthesizer:
         self.drop_below, self.max_tries = float(drop_below), int(max_tries)
         self.skus = np.asarray(sorted(self.by_sku), np.int64)
         self.background_files = list_background_images(background_dir)
-        self._backgrounds: Dict[str, np.ndarray] = {}
+        # (path, size, max_size) -> resized RGB photo, least recently used first
+        self._backgrounds: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+        self._background_bytes = 0
+        self.background_cache_bytes = int(background_cache_mb * 2 ** 20)
         self._counters: Dict[int, List[np.ndarray]] = {}
         self.skipped = 0
         self._warned_resolution = False
@@ -194,7 +201,7 @@ class SceneSynthesizer:
     def background(self, rng: np.random.Generator, size: Optional[int] = None,
                    max_size: int = 0) -> np.ndarray:
         """
-        H x W x 3 uint8 RGB: a photo of the folder (cached), short side resized to ``size``
+        H x W x 3 uint8 RGB, read-only: a photo of the folder (cached resized), short side ``size``
         (default ``canvas_size``), long side at most ``max_size`` (0: no limit) as D2's
         ``ResizeShortestEdge`` would; or a generated counter of that size.
         """
@@ -207,15 +214,26 @@ class SceneSynthesizer:
                                         for _ in range(_COUNTER_POOL)]
             return self._counters[side][int(rng.integers(_COUNTER_POOL))]
         path = self.background_files[int(rng.integers(len(self.background_files)))]
-        if path not in self._backgrounds:
+        key = (path, size, max_size)
+        img = self._backgrounds.get(key)
+        if img is None:  # decode + resize a photo costs more than composing the scene
             img = cv2.imread(path, cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"background {path}: not a readable image")
-            self._backgrounds[path] = np.ascontiguousarray(img[..., ::-1])
-        img = self._backgrounds[path]
-        h, w = ResizeShortestEdge.get_output_shape(img.shape[0], img.shape[1], size,
-                                                   max_size or 10 ** 9)
-        return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            h, w = ResizeShortestEdge.get_output_shape(img.shape[0], img.shape[1], size,
+                                                       max_size or 10 ** 9)
+            img = cv2.cvtColor(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA),
+                               cv2.COLOR_BGR2RGB)
+            self._backgrounds[key] = img
+            self._background_bytes += img.nbytes
+            while (self._background_bytes > self.background_cache_bytes
+                   and len(self._backgrounds) > 1):
+                _, dropped = self._backgrounds.popitem(last=False)  # least recently used
+                self._background_bytes -= dropped.nbytes
+        else:
+            self._backgrounds.move_to_end(key)
+        img.flags.writeable = False  # shared by the scenes that draw it: compose copies it
+        return img
 
     def __call__(self, rng: np.random.Generator, *, level: Optional[str] = None,
                  with_masks: bool = False, size: Optional[int] = None,

@@ -62,7 +62,7 @@ def _write_first_format(folder, items, classes):
         json.dump({"version": 1, "thing_classes": classes, "items": records, "info": {}}, f)
 
 
-@pytest.mark.parametrize("encoding", ["webp", "png"])
+@pytest.mark.parametrize("encoding", ["webp", "png", "raw"])
 def test_round_trip_crops_and_keeps_only_kept_views(tmp_path, encoding):
     items = list(_items())
     folder = str(tmp_path / "store")
@@ -79,6 +79,8 @@ def test_round_trip_crops_and_keeps_only_kept_views(tmp_path, encoding):
         if record["kept"]:
             np.testing.assert_array_equal(store.get(i), _stored_form(rgba))  # lossless, cropped
             assert store.records[i]["shape"] == store.records[i]["source_shape"]
+            if encoding == "raw":  # the RGBA bytes, nothing else
+                assert store.records[i]["nbytes"] == np.prod(store.records[i]["shape"]) * 4
     # the pruned view is indexed, without pixels
     assert store.records[0]["nbytes"] == 0 and not store.has_pixels(0)
     with pytest.raises(ValueError, match=r"items\[0\].*pose pruning dropped"):
@@ -182,6 +184,17 @@ def test_integrity_check_of_the_new_format(tmp_path):
     index["items"][2]["nbytes"] = 0
     (folder / "index.json").write_text(json.dumps(index))
     with pytest.raises(UserError, match=r"items\[2\].*kept cut-out without pixels"):
+        check_store_integrity(str(folder))
+
+
+def test_integrity_check_of_a_raw_store(tmp_path):
+    folder = tmp_path / "store"
+    write_cutout_store(str(folder), _items(), ["a", "b"], encoding="raw")
+    check_store_integrity(str(folder))
+    index = json.loads((folder / "index.json").read_text())
+    index["items"][3]["nbytes"] -= 4  # one pixel short: the next cut-out would shift
+    (folder / "index.json").write_text(json.dumps(index))
+    with pytest.raises(UserError, match=r"items\[3\].*raw bytes for a \d+ x \d+ RGBA cut-out"):
         check_store_integrity(str(folder))
 
 

@@ -97,6 +97,24 @@ def test_background_photos_from_a_folder(true_store, tmp_path):
     assert tuple(corner) == (30, 200, 10) or len(scene.boxes)  # RGB of the photo
 
 
+def test_background_photos_are_cached_resized_within_the_budget(true_store, tmp_path):
+    import cv2
+
+    for k in range(3):
+        photo = np.random.default_rng(k).integers(0, 255, (70, 90, 3), dtype=np.uint8)
+        cv2.imwrite(str(tmp_path / f"counter_{k}.png"), photo)
+    synth = _synth(true_store, background_dir=str(tmp_path), background_cache_mb=0.15)
+    first = [synth.background(scene_rng(0, i)).copy() for i in range(12)]
+    # resized to 128 x 165 (63 kB each): 0.15 MiB holds two of the three
+    assert len(synth._backgrounds) == 2 and synth._background_bytes == 2 * 128 * 165 * 3
+    fresh = _synth(true_store, background_dir=str(tmp_path))  # a cache that never drops
+    for i, img in enumerate(first):  # the same pixels whether cached or read again
+        again = fresh.background(scene_rng(0, i))
+        np.testing.assert_array_equal(img, again)
+        assert not again.flags.writeable  # shared: compose_scene copies it
+    assert len(fresh._backgrounds) == 3
+
+
 def test_empty_store_is_a_clear_error(tmp_path):
     write_cutout_store(str(tmp_path / "empty"), [], ["a"])
     with pytest.raises(ValueError, match="no kept cut-outs"):
