@@ -82,7 +82,7 @@ class CheckoutCameraTransform(T.Transform):
             gamma: exponent of the tone curve on [0, 1] intensities.
             blur_sigma: Gaussian blur sigma in pixels (<= 0.3: none).
             noise_std: std of the sensor noise, in [0, 1] intensity units.
-            noise_seed: seed of the noise pattern.
+            noise_seed: seed of the noise (the offset of its window in the noise bank).
             jpeg_quality: 1-100; 0 skips the JPEG round trip.
         """
         super().__init__()
