@@ -42,19 +42,24 @@ def light_field(rng: np.random.Generator, cells: int = _FIELD_CELLS) -> np.ndarr
     return np.clip(field, 0.35, 1.5).astype(np.float32)
 
 
+# Fixed point of apply_image: the tone table keeps values up to 255 x TONE_HEADROOM (a cast up to
+# 1.25), the light field (<= 1.5^gamma) is in 1/FIELD_ONE, the noise's std in 1/STD_ONE grey
+# levels and the noise bank in 1/NOISE_ONE.
+_TONE_HEADROOM, _FIELD_ONE, _STD_ONE, _NOISE_ONE = 1.25, 128, 16, 64
 # Standard normal draws shared by every look of a process (grown to the largest image seen);
 # a look reads a window of it at an offset drawn from its noise seed.
 _NOISE_MARGIN = 256
-_noise_cache = {"bank": np.zeros((0, 0, 3), np.float32)}
+_noise_cache = {"bank": np.zeros((0, 0, 3), np.int16)}
 
 
 def _noise_bank(h: int, w: int) -> np.ndarray:
-    """(>= h + margin) x (>= w + margin) x 3 float32 standard normal draws, the same in every
-    process (fixed seed); drawing them per image cost more than the rest of the look."""
+    """(>= h + margin) x (>= w + margin) x 3 int16 standard normal draws in 1/NOISE_ONE, the same
+    in every process (fixed seed); drawing them per image cost more than the rest of the look."""
     bank = _noise_cache["bank"]
     if bank.shape[0] < h + _NOISE_MARGIN or bank.shape[1] < w + _NOISE_MARGIN:
         side = max(h, w, bank.shape[0] - _NOISE_MARGIN, 512) + _NOISE_MARGIN
-        bank = np.random.default_rng(0x5E75).standard_normal((side, side, 3), np.float32)
+        draws = np.random.default_rng(0x5E75).standard_normal((side, side, 3), np.float32)
+        bank = np.rint(np.clip(draws, -6.0, 6.0) * _NOISE_ONE).astype(np.int16)
         _noise_cache["bank"] = bank
     return bank
 
@@ -90,30 +95,35 @@ class CheckoutCameraTransform(T.Transform):
 
     def apply_image(self, img: np.ndarray) -> np.ndarray:
         """
-        H x W x 3 uint8 -> H x W x 3 uint8. The tone curve is applied before the gains (``(x g)^
-        gamma = x^gamma g^gamma``, and clipping to [0, 1] commutes with it), so the power runs on a
-        256-entry table and on the coarse light field instead of on every pixel; the sensor noise
-        is a window of a per-process bank of normal draws (:func:`_noise_bank`).
+        H x W x 3 uint8 -> H x W x 3 uint8, in 8/16-bit fixed point (OpenCV's vector code): the
+        tone curve is applied before the gains (``(x g)^gamma = x^gamma g^gamma``; clipping to
+        [0, 1] commutes with the power), so the power runs on a 256-entry table (cast included)
+        and on the coarse light field; one saturating product clips to 255. The blur's kernel
+        covers +-2 sigma. The sensor noise is a window of a per-process bank of normal draws
+        (:func:`_noise_window`), rounded to grey levels and added with saturation. Within 2 grey
+        levels of the same look in floating point (tests/augment/synthesis/
+        test_checkout_camera.py).
         """
         h, w = img.shape[:2]
-        # per channel: 255 (v / 255 x cast)^gamma for v = 0..255, a 1 x 256 x 3 table
+        # per channel: 255 (v / 255 x cast)^gamma / TONE_HEADROOM for v = 0..255 (1 x 256 x 3)
         tone = np.power(np.arange(256, dtype=np.float64)[:, None] / 255.0
-                        * self.cast.astype(np.float64)[None, :], self.gamma) * 255.0
-        out = cv2.LUT(np.ascontiguousarray(img), tone.astype(np.float32)[None])  # float32
+                        * self.cast.astype(np.float64)[None, :], self.gamma)
+        tone = np.clip(np.rint(tone * (255.0 / _TONE_HEADROOM)), 0, 255).astype(np.uint8)
+        out = cv2.LUT(np.ascontiguousarray(img), tone[None])
         field = cv2.resize(np.power(self.field, self.gamma, dtype=np.float32), (w, h),
                            interpolation=cv2.INTER_LINEAR)
-        out = cv2.multiply(out, cv2.merge([field, field, field]))
-        np.minimum(out, 255.0, out=out)
+        field = np.clip(np.rint(field * _FIELD_ONE), 0, 255).astype(np.uint8)
+        out = cv2.multiply(out, cv2.cvtColor(field, cv2.COLOR_GRAY2RGB),
+                           scale=_TONE_HEADROOM / _FIELD_ONE)
         if self.blur_sigma > 0.3:
-            out = cv2.GaussianBlur(out, (0, 0), self.blur_sigma)
+            k = 2 * int(np.ceil(2.0 * self.blur_sigma)) + 1
+            out = cv2.GaussianBlur(out, (k, k), self.blur_sigma)
         if self.noise_std > 0:  # std grows with the signal: noise_std (0.4 + 0.6 x) on [0, 1]
-            noise = out * np.float32(0.6 * self.noise_std)
-            noise += np.float32(0.4 * 255.0 * self.noise_std)
-            noise *= _noise_window(h, w, self.noise_seed)
-            out += noise
-        np.clip(out, 0.0, 255.0, out=out)
-        out += 0.5
-        out = out.astype(np.uint8)
+            std = self.noise_std * (0.4 * 255.0 + 0.6 * np.arange(256, dtype=np.float64))
+            std = cv2.LUT(out, np.rint(std * _STD_ONE).astype(np.int16))
+            noise = cv2.multiply(std, _noise_window(h, w, self.noise_seed),
+                                 scale=1.0 / (_STD_ONE * _NOISE_ONE), dtype=cv2.CV_16S)
+            out = cv2.add(out, noise, dtype=cv2.CV_8U)  # saturated to 0..255
         if self.jpeg_quality > 0:
             ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(self.jpeg_quality)])
             if ok:

@@ -34,8 +34,8 @@ def test_probability_zero_is_a_no_op_and_the_config_switch():
 
 
 def test_tone_curve_before_the_gains_gives_the_published_order():
-    """(x field cast)^gamma clipped, computed as x^gamma (field cast)^gamma: the same pixels
-    within one grey level (noise and JPEG off)."""
+    """(x field cast)^gamma clipped, computed as x^gamma (field cast)^gamma in fixed point: the
+    same pixels within 2 grey levels (noise and JPEG off)."""
     image = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     t = CheckoutCameraAugmentation(prob=1.0).draw(image, np.random.default_rng(2))
     t.noise_std, t.jpeg_quality, t.blur_sigma = 0.0, 0, 0.0
@@ -43,7 +43,7 @@ def test_tone_curve_before_the_gains_gives_the_published_order():
     light = image / 255.0 * field[..., None] * t.cast.reshape(1, 1, 3)
     expected = np.clip(light, 0.0, 1.0) ** t.gamma * 255.0
     out = t.apply_image(image)
-    assert np.abs(out - expected).max() <= 1.0
+    assert np.abs(out - expected).max() <= 2.0
     assert np.abs(out - expected).mean() < 0.5
 
 
