@@ -65,11 +65,11 @@ def make_receipt(
     if bad:
         raise ValueError(f"the model's {', '.join(bad)} hold NaN or infinite values: no receipt")
     instances = outputs["instances"].to("cpu")
-    scores = instances.scores.numpy()
+    scores = instances.scores.float().numpy()  # bf16 under CPU autocast
     classes = instances.pred_classes.numpy()
     receipt = {"threshold": float(threshold)}
     if "counts" in outputs:
-        counts = outputs["counts"].detach().cpu().numpy()
+        counts = outputs["counts"].detach().cpu().float().numpy()
         check = check_consistency(
             scores, classes, counts, threshold=threshold, class_to_channel=class_to_channel
         )

@@ -54,6 +54,7 @@ from dpsnet_d2.distill.report import read_stage_summaries  # noqa: E402
 from dpsnet_d2.evaluation.rpc_protocol import level_rows  # noqa: E402
 from dpsnet_d2.utils import atomic_write_bytes  # noqa: E402
 from dpsnet_d2.engine.checks import check_store_integrity  # noqa: E402
+from dpsnet_d2.utils.options import parse_with_overrides  # noqa: E402
 from dpsnet_d2.utils.cli import (  # noqa: E402
     UserError,
     add_debug_flag,
@@ -328,7 +329,8 @@ def main(argv=None):
     parser.add_argument("--datasets", default=os.getenv("DETECTRON2_DATASETS", "datasets"))
     parser.add_argument("--output", default="output/benchmark_accuracy")
     add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    args, overrides = parse_with_overrides(parser, argv)
+    args.opts = overrides + list(args.opts)
     p = dict(PRESETS[args.preset])
     if args.iters is not None:
         scale = args.iters / p["iters"]

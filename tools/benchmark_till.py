@@ -30,20 +30,12 @@ import torch
 from detectron2.modeling import build_model
 
 from dpsnet_d2 import get_dpsnet_cfg
+from dpsnet_d2.engine.cpu_autocast import LAYOUTS, cpu_has_bf16, inference_autocast, till_layout
 from dpsnet_d2.export import export_dpsnet, exported_outputs, network_input
 from dpsnet_d2.utils import atomic_write_bytes
 from dpsnet_d2.utils.benchmark import median_time
+from dpsnet_d2.utils.options import parse_with_overrides
 from dpsnet_d2.utils.cli import UserError, add_debug_flag, check_input_file, int_at_least, run_cli
-
-
-def cpu_has_bf16() -> bool:
-    """The CPU advertises avx512_bf16 or AMX (Linux /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def cpu_model() -> str:
@@ -57,8 +49,8 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def till_timings(cfg, photo: np.ndarray, precisions, repeats: int):
-    """{(runtime, precision): seconds} for one config on one BGR photo."""
+def till_timings(cfg, photo: np.ndarray, precisions, repeats: int, layouts=("contiguous",)):
+    """{(runtime, precision, layout): seconds} for one config on one BGR photo."""
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     stride = model.density_head.stride
@@ -70,26 +62,27 @@ def till_timings(cfg, photo: np.ndarray, precisions, repeats: int):
         return model([{"image": image, "height": height, "width": width}])
 
     results = {}
-    for precision in precisions:
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-        with torch.no_grad(), autocast:
-            traced = export_dpsnet(model, sample)
+    for layout in layouts:
+        till_layout(model, layout)
+        for precision in precisions:
+            with torch.no_grad(), inference_autocast(precision == "bf16"):
+                traced = export_dpsnet(model, sample)
 
-            def exported_run():
-                image = network_input(cfg, photo)
-                return exported_outputs(traced(image), input_size=tuple(image.shape[-2:]),
-                                        output_size=(height, width), stride=stride)
+                def exported_run():
+                    image = network_input(cfg, photo)
+                    return exported_outputs(traced(image), input_size=tuple(image.shape[-2:]),
+                                            output_size=(height, width), stride=stride)
 
-            for runtime, fn in (("python", python_run), ("exported", exported_run)):
-                results[(runtime, precision)] = median_time(fn, repeats, warmup=1)
-                print(f"  {runtime:8s} {precision}: {results[(runtime, precision)]:.2f} s",
-                      flush=True)
+                for runtime, fn in (("python", python_run), ("exported", exported_run)):
+                    key = (runtime, precision, layout)
+                    results[key] = median_time(fn, repeats, warmup=1)
+                    print(f"  {runtime:8s} {precision} {layout}: {results[key]:.2f} s", flush=True)
     return results
 
 
-def till_accuracy(cfg, weights: str, dataset: str, precision: str):
+def till_accuracy(cfg, weights: str, dataset: str, precision: str, layout: str = "contiguous"):
     """{metric: value} of the averaged level (RPC protocol) of ``weights`` on ``dataset`` under
-    ``precision`` (bf16: CPU autocast, as the till would run it)."""
+    ``precision`` (bf16: CPU autocast, as the till would run it) and memory ``layout``."""
     import tempfile
 
     from detectron2.evaluation import inference_on_dataset
@@ -98,10 +91,11 @@ def till_accuracy(cfg, weights: str, dataset: str, precision: str):
 
     model = build_model(cfg).eval()
     DPSNetCheckpointer(model).load(weights)
+    till_layout(model, layout)
     loader = DPSNetTrainer.build_test_loader(cfg, dataset)
     with tempfile.TemporaryDirectory() as folder:
         evaluator = DPSNetTrainer.build_evaluator(cfg, dataset, output_folder=folder)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with inference_autocast(precision == "bf16"):
             flat = inference_on_dataset(model, loader, evaluator)["rpc"]
     keys = {"sweep cAcc": "averaged/sweep/cAcc", "fixed cAcc": "averaged/fixed/cAcc",
             "sweep mCIoU": "averaged/sweep/mCIoU", "sweep ACD": "averaged/sweep/ACD",
@@ -123,10 +117,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int_at_least(1), default=2)
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"),
                         default=["fp32", "bf16"], help="bf16 is skipped on CPUs without it")
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=["contiguous"],
+                        help="memory layouts of the weights (channels_last: what checkout.py "
+                        "--channels-last runs)")
     parser.add_argument("--output", help="also write the table as json")
     add_debug_flag(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    args, overrides = parse_with_overrides(parser, argv)
+    args.opts = overrides + list(args.opts)
 
     configs = [check_input_file(c, "--configs") for c in args.configs]
     if args.image:
@@ -153,16 +151,19 @@ def main(argv=None):
                 "INPUT.MIN_SIZE_TEST", str(size), "INPUT.MAX_SIZE_TEST",
                 str(max(1333, size)), *args.opts])
             print(f"{config} at {size} px", flush=True)
-            for (runtime, precision), seconds in till_timings(
-                    cfg, photo, precisions, args.repeats).items():
+            for (runtime, precision, layout), seconds in till_timings(
+                    cfg, photo, precisions, args.repeats, args.layouts).items():
                 rows.append({"config": config, "size": size, "runtime": runtime,
-                             "precision": precision, "seconds": round(seconds, 3)})
-            for precision in precisions if args.eval_dataset else ():
-                metrics = till_accuracy(cfg, args.weights, args.eval_dataset, precision)
-                print(f"  {args.eval_dataset} {precision}: " + ", ".join(
+                             "precision": precision, "layout": layout,
+                             "seconds": round(seconds, 3)})
+            for precision, layout in ((p, lay) for lay in args.layouts for p in precisions
+                                      if args.eval_dataset):
+                metrics = till_accuracy(cfg, args.weights, args.eval_dataset, precision, layout)
+                print(f"  {args.eval_dataset} {precision} {layout}: " + ", ".join(
                     f"{k} {v:.2f}" for k, v in metrics.items() if v is not None), flush=True)
                 for row in rows:
-                    if (row["config"], row["size"], row["precision"]) == (config, size, precision):
+                    if (row["config"], row["size"], row["precision"], row["layout"]) == (
+                            config, size, precision, layout):
                         row.update(metrics, dataset=args.eval_dataset)
     if args.output:
         atomic_write_bytes(args.output, json.dumps(

@@ -3,14 +3,17 @@
 Export a trained DPSNet for a till: both views traced into one TorchScript file.
 
     python tools/export_model.py --config-file CFG --weights model_final.pth --output export/ \
-        [--sample-image IMG] [KEY VALUE ...]
+        [--sample-image IMG] [--layout channels_last] [KEY VALUE ...]
 
 Writes ``OUTPUT/dpsnet.ts`` (``torch.jit.load``: network input 3 x H x W, in INPUT.FORMAT,
 resized by ResizeShortestEdge(INPUT.MIN_SIZE_TEST, INPUT.MAX_SIZE_TEST) -> boxes, scores,
 classes, padded density; :func:`dpsnet_d2.export.exported_outputs` post-processes them) and
 ``OUTPUT/till.json`` (the class names saved in the checkpoint, the density stride, the input
 format and sizes). The trace runs on ``--sample-image`` (default: a grey image of
-INPUT.MIN_SIZE_TEST); the exported module accepts other sizes.
+INPUT.MIN_SIZE_TEST); the exported module accepts other sizes. The weights are saved in
+``--layout`` (default channels_last: the faster one for oneDNN's CPU convolutions, the same
+outputs; BENCHMARKS.md, "Till options"); run the module under ``torch.autocast("cpu",
+torch.bfloat16)`` on a CPU with bf16 units for the till's fastest setting.
 """
 import argparse
 import io
@@ -26,6 +29,7 @@ from detectron2.modeling import build_model
 from dpsnet_d2 import get_dpsnet_cfg
 from dpsnet_d2.engine import DPSNetCheckpointer
 from dpsnet_d2.engine.checkpointer import THING_CLASSES_KEY
+from dpsnet_d2.engine.cpu_autocast import LAYOUTS, till_layout
 from dpsnet_d2.export import export_dpsnet, network_input
 from dpsnet_d2.utils import atomic_write_bytes
 from dpsnet_d2.utils.cli import (
@@ -45,6 +49,8 @@ def main(argv=None):
     parser.add_argument("--weights", required=True, help="a trained model (.pth)")
     parser.add_argument("--output", required=True, help="folder for dpsnet.ts and till.json")
     parser.add_argument("--sample-image", help="the image to trace on (default: a grey one)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="channels_last",
+                        help="memory layout of the saved weights (default: %(default)s)")
     add_debug_flag(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
@@ -63,6 +69,7 @@ def main(argv=None):
         photo = np.full((side, side, 3), 128, np.uint8)
     model = build_model(cfg).eval()
     saved = DPSNetCheckpointer(model).load(weights)
+    till_layout(model, args.layout)
     traced = export_dpsnet(model, network_input(cfg, photo))
     buffer = io.BytesIO()
     torch.jit.save(traced, buffer)
@@ -73,6 +80,7 @@ def main(argv=None):
         "input_format": cfg.INPUT.FORMAT,
         "min_size_test": cfg.INPUT.MIN_SIZE_TEST,
         "max_size_test": cfg.INPUT.MAX_SIZE_TEST,
+        "layout": args.layout,
     }
     atomic_write_bytes(os.path.join(output, TILL_FILE), json.dumps(till, indent=2).encode())
     print(f"wrote {os.path.join(output, TRACED_FILE)} and {TILL_FILE}")

@@ -7,9 +7,15 @@ spelling), old spellings kept as aliases that print one deprecation line.
                          nargs="*", default=[])
 """
 import argparse
+import re
 import sys
+from typing import List, Optional, Sequence, Tuple
 
-__all__ = ["DeprecatedAlias", "add_deprecated_alias", "add_output_argument"]
+__all__ = ["DeprecatedAlias", "add_deprecated_alias", "add_output_argument",
+           "parse_with_overrides"]
+
+# A config key as written on a command line (MODEL.WEIGHTS, INPUT.SYNTHESIS.SEED).
+_CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
 
 
 class DeprecatedAlias(argparse.Action):
@@ -40,3 +46,15 @@ def add_output_argument(parser, *old_spellings: str, required: bool = False, **k
     for spelling in old_spellings:
         add_deprecated_alias(group, spelling, "--output", dest="output")
     return group
+
+
+def parse_with_overrides(parser: argparse.ArgumentParser,
+                         argv: Optional[Sequence[str]] = None) -> Tuple[argparse.Namespace, List[str]]:
+    """
+    Parse ``argv`` (default ``sys.argv[1:]``) whose trailing ``KEY VALUE`` config overrides start
+    at the first config key: an option taking several values (``--sizes 320 256``) would
+    otherwise swallow them. Returns (args, overrides).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((i for i, w in enumerate(argv) if _CONFIG_KEY.match(w)), len(argv))
+    return parser.parse_args(argv[:first]), argv[first:]

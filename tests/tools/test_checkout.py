@@ -14,17 +14,23 @@ from dpsnet_d2.receipt import _wrap, draw_receipt, make_receipt, receipt_text
 SKUS = ["1_puffed_food", "2_dried_fruit", "3_instant_drink"]
 
 
+def _till(folder, cfg, seed):
+    """An untrained tiny DPSNet saved with SKUS as ``till.pth``, its config ``till.yaml`` and a
+    random photo ``counter.jpg`` in ``folder``; returns the config's path."""
+    torch.manual_seed(0)
+    DPSNetCheckpointer(build_model(cfg), str(folder), thing_classes=SKUS).save("till")
+    config = folder / "till.yaml"
+    config.write_text(cfg.dump())
+    image = np.random.default_rng(seed).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    cv2.imwrite(str(folder / "counter.jpg"), image)
+    return config
+
+
 def test_checkout_names_skus_from_the_checkpoint(tiny_dpsnet_cfg, run_tool, tmp_path,
                                                  monkeypatch):
-    cfg = tiny_dpsnet_cfg("MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
-                          "DATASETS.TRAIN", "('not_registered',)",
-                          "DATASETS.TEST", "('not_registered',)")
-    torch.manual_seed(0)
-    DPSNetCheckpointer(build_model(cfg), str(tmp_path), thing_classes=SKUS).save("till")
-    config = tmp_path / "till.yaml"
-    config.write_text(cfg.dump())
-    image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
-    cv2.imwrite(str(tmp_path / "counter.jpg"), image)
+    config = _till(tmp_path, tiny_dpsnet_cfg("MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
+                                             "DATASETS.TRAIN", "('not_registered',)",
+                                             "DATASETS.TEST", "('not_registered',)"), seed=0)
     monkeypatch.delenv("DETECTRON2_DATASETS", raising=False)
 
     status, out, err = run_tool("checkout", [
@@ -37,6 +43,23 @@ def test_checkout_names_skus_from_the_checkpoint(tiny_dpsnet_cfg, run_tool, tmp_
     assert len(receipt["detection_counts"]) == len(receipt["density_counts"]) == 1
     text = (tmp_path / "receipts" / "counter.jpg.txt").read_text()
     assert any(sku in text for sku in receipt["items"])
+
+
+def test_the_layouts_give_the_same_receipt_and_bf16_runs(tiny_dpsnet_cfg, run_tool, tmp_path):
+    config = _till(tmp_path, tiny_dpsnet_cfg("MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"), seed=1)
+    receipts = {}
+    for name, extra in {"nchw": ["--layout", "contiguous"], "nhwc": [],
+                        "bf16": ["--bf16"]}.items():
+        status, _, err = run_tool("checkout", [
+            "--config-file", str(config), "--weights", str(tmp_path / "till.pth"),
+            "--input", str(tmp_path / "counter.jpg"), "--output", str(tmp_path / name),
+            "--threshold", "0.0", *extra])
+        assert status == 0, err
+        receipts[name] = json.loads((tmp_path / name / "counter.jpg.json").read_text())
+    nchw, nhwc = receipts["nchw"], receipts["nhwc"]
+    assert nhwc["items"] == nchw["items"] and nhwc["total"] == nchw["total"] > 0
+    np.testing.assert_allclose(nhwc["density_counts"], nchw["density_counts"], rtol=1e-4)
+    assert receipts["bf16"]["total"] > 0
 
 
 def test_the_receipt_says_why_it_needs_a_look():
