@@ -1,9 +1,10 @@
-"""--output with old spellings as aliases printing one deprecation line."""
+"""--output with old spellings as aliases printing one deprecation line; trailing overrides after
+multi-value options."""
 import argparse
 
 import pytest
 
-from dpsnet_d2.utils.options import add_deprecated_alias, add_output_argument
+from dpsnet_d2.utils.options import add_deprecated_alias, add_output_argument, parse_with_overrides
 
 
 def parser(required):
@@ -29,3 +30,19 @@ def test_deprecated_opts_alias(capsys):
                          nargs="*", default=[])
     assert p.parse_args(["--opts", "A.B", "1"]).legacy_opts == ["A.B", "1"]
     assert "--opts is deprecated: use trailing KEY VALUE pairs" in capsys.readouterr().err
+
+
+def test_overrides_start_at_the_first_config_key():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[800])
+    parser.add_argument("--layouts", nargs="+", choices=["a", "b"], default=["a"])
+    parser.add_argument("opts", nargs=argparse.REMAINDER)
+    args, overrides = parse_with_overrides(parser, [
+        "--sizes", "800", "640", "--layouts", "a", "b", "MODEL.RPN.POST_NMS_TOPK_TEST", "300",
+        "INPUT.FORMAT", "RGB"])
+    assert args.sizes == [800, 640] and args.layouts == ["a", "b"] and args.opts == []
+    assert overrides == ["MODEL.RPN.POST_NMS_TOPK_TEST", "300", "INPUT.FORMAT", "RGB"]
+    args, overrides = parse_with_overrides(parser, ["--sizes", "512"])
+    assert args.sizes == [512] and overrides == []
+    with pytest.raises(SystemExit):  # what plain parse_args did with the same words
+        parser.parse_args(["--layouts", "a", "MODEL.RPN.POST_NMS_TOPK_TEST", "300"])
