@@ -151,20 +151,19 @@ def main(argv=None):
                 "INPUT.MIN_SIZE_TEST", str(size), "INPUT.MAX_SIZE_TEST",
                 str(max(1333, size)), *args.opts])
             print(f"{config} at {size} px", flush=True)
-            for (runtime, precision, layout), seconds in till_timings(
-                    cfg, photo, precisions, args.repeats, args.layouts).items():
+            timings = till_timings(cfg, photo, precisions, args.repeats, args.layouts)
+            accuracy = {}  # (precision, layout) -> metrics, shared by both runtimes' rows
+            for layout in args.layouts if args.eval_dataset else ():
+                for precision in precisions:
+                    metrics = till_accuracy(cfg, args.weights, args.eval_dataset, precision,
+                                            layout)
+                    print(f"  {args.eval_dataset} {precision} {layout}: " + ", ".join(
+                        f"{k} {v:.2f}" for k, v in metrics.items() if v is not None), flush=True)
+                    accuracy[(precision, layout)] = {**metrics, "dataset": args.eval_dataset}
+            for (runtime, precision, layout), seconds in timings.items():
                 rows.append({"config": config, "size": size, "runtime": runtime,
                              "precision": precision, "layout": layout,
-                             "seconds": round(seconds, 3)})
-            for precision, layout in ((p, lay) for lay in args.layouts for p in precisions
-                                      if args.eval_dataset):
-                metrics = till_accuracy(cfg, args.weights, args.eval_dataset, precision, layout)
-                print(f"  {args.eval_dataset} {precision} {layout}: " + ", ".join(
-                    f"{k} {v:.2f}" for k, v in metrics.items() if v is not None), flush=True)
-                for row in rows:
-                    if (row["config"], row["size"], row["precision"], row["layout"]) == (
-                            config, size, precision, layout):
-                        row.update(metrics, dataset=args.eval_dataset)
+                             "seconds": round(seconds, 3), **accuracy.get((precision, layout), {})})
     if args.output:
         atomic_write_bytes(args.output, json.dumps(
             {"cpu": cpu_model(), "threads": args.threads, "weights": args.weights or "",

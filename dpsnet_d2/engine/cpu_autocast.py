@@ -41,7 +41,7 @@ def use_cpu_autocast(cfg) -> bool:
 
 def inference_autocast(bf16: bool):
     """The context a CPU inference runs in: bfloat16 autocast when asked for and the CPU has bf16
-    units (else a warning once and float32), otherwise a no-op autocast."""
+    units (else a warning and float32), otherwise a disabled autocast."""
     if bf16 and not cpu_has_bf16():
         logger.warning("bf16 inference asked for on a CPU without bf16 units: float32")
         bf16 = False

@@ -34,7 +34,8 @@ What makes it compact (measured in BENCHMARKS.md, "The compact cut-out store"):
 
 Reads decode one small image (~0.8 ms as WebP for an 800 px scene's cut-out; "raw" is a copy)
 from the memory-mapped ``pixels.bin``; the map is opened lazily in each data-loader worker after
-fork. A store of the first format (version 1: raw RGBA bytes, every view, full resolution) still loads.
+fork. A store of the first format (version 1: raw RGBA bytes, every view, full resolution)
+still loads.
 """
 import json
 import os

@@ -224,6 +224,7 @@ class SceneSynthesizer:
                                                        max_size or 10 ** 9)
             img = cv2.cvtColor(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA),
                                cv2.COLOR_BGR2RGB)
+            img.flags.writeable = False  # shared by the scenes that draw it: compose copies it
             self._backgrounds[key] = img
             self._background_bytes += img.nbytes
             while (self._background_bytes > self.background_cache_bytes
@@ -232,7 +233,6 @@ class SceneSynthesizer:
                 self._background_bytes -= dropped.nbytes
         else:
             self._backgrounds.move_to_end(key)
-        img.flags.writeable = False  # shared by the scenes that draw it: compose copies it
         return img
 
     def __call__(self, rng: np.random.Generator, *, level: Optional[str] = None,
